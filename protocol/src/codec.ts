@@ -1,0 +1,62 @@
+import { Packr } from 'msgpackr';
+
+/** The one msgpackr instance: every event, command, reply and task crosses the wire through it. */
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** Raised when bytes are not a valid message or a value cannot be encoded. */
+export class CodecError extends Error {
+  override readonly name = 'CodecError';
+}
+
+/** Encodes a value with MessagePack. Call {@link assertEncodable} first for user data. */
+export function encode(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+/** Decodes MessagePack bytes; malformed input raises a {@link CodecError} naming the problem. */
+export function decode(bytes: Uint8Array): unknown {
+  try {
+    return packr.unpack(bytes);
+  } catch (error) {
+    throw new CodecError(`malformed message (${bytes.byteLength} bytes): ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Throws a {@link CodecError} naming the path of the first part of `value` that would not survive
+ * a round trip through the log unchanged: functions, symbols, Maps, Sets, class instances and
+ * cycles. Plain objects, arrays, strings, numbers, booleans, null, bigint, Date and Uint8Array pass.
+ */
+export function assertEncodable(value: unknown, label = 'value'): void {
+  walk(value, label, new Set());
+}
+
+function walk(value: unknown, path: string, seen: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return;
+    case 'function':
+    case 'symbol':
+      throw new CodecError(`${path} is a ${typeof value} and cannot be stored in the log`);
+    case 'object': {
+      if (value === null || value instanceof Date || value instanceof Uint8Array) return;
+      if (seen.has(value)) throw new CodecError(`${path} is a circular reference and cannot be stored in the log`);
+      seen.add(value);
+      if (Array.isArray(value)) {
+        for (const [i, item] of value.entries()) walk(item, `${path}[${i}]`, seen);
+      } else {
+        const proto = Object.getPrototypeOf(value);
+        if (proto !== Object.prototype && proto !== null) {
+          const kind = (value as object).constructor?.name ?? 'object';
+          throw new CodecError(`${path} is a ${kind}; only plain objects, arrays and primitives can be stored in the log`);
+        }
+        for (const [key, item] of Object.entries(value)) walk(item, `${path}.${key}`, seen);
+      }
+      seen.delete(value);
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import type { JobEvent, RecordedEvent } from './events.ts';
+import type { Failure } from './failure.ts';
+import type { JobStatus } from './job-state.ts';
+
+/** Requests the engine serves over request/reply. It is the only writer of the log. */
+export type EngineCommand = StartJob | AppendEvents | ReadHistory | GetJob | ClaimJob;
+
+/** Start a job; with a `jobId` that exists already, the existing job is returned instead. */
+export interface StartJob {
+  readonly type: 'StartJob';
+  readonly workflow: string;
+  readonly input: unknown;
+  readonly jobId?: string;
+  readonly version?: string;
+}
+
+/** Append events a worker produced, extending `expectedSeq`, under the delivery's `epoch`. */
+export interface AppendEvents {
+  readonly type: 'AppendEvents';
+  readonly jobId: string;
+  readonly expectedSeq: number;
+  readonly epoch: number;
+  readonly events: readonly JobEvent[];
+}
+
+/** Read a job's events after `afterSeq`. */
+export interface ReadHistory {
+  readonly type: 'ReadHistory';
+  readonly jobId: string;
+  readonly afterSeq: number;
+}
+
+export interface GetJob {
+  readonly type: 'GetJob';
+  readonly jobId: string;
+}
+
+/** Take over a job at `epoch` (from a redelivered task); the engine moves it to a new epoch. */
+export interface ClaimJob {
+  readonly type: 'ClaimJob';
+  readonly jobId: string;
+  readonly epoch: number;
+  readonly worker: string;
+}
+
+/** What the outside sees of a job without its journal. */
+export interface JobSummary {
+  readonly jobId: string;
+  readonly workflow: string;
+  readonly version: string;
+  readonly status: JobStatus;
+  readonly epoch: number;
+  readonly lastSeq: number;
+  readonly startedAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt?: number;
+  readonly output?: unknown;
+  readonly failure?: Failure;
+}
+
+export interface StartJobReply {
+  readonly jobId: string;
+  /** False when a job with this id existed already and was returned instead. */
+  readonly created: boolean;
+  readonly job: JobSummary;
+}
+
+export interface AppendEventsReply {
+  readonly lastSeq: number;
+}
+
+export interface ReadHistoryReply {
+  readonly job: JobSummary;
+  readonly events: readonly RecordedEvent[];
+}
+
+export interface ClaimJobReply {
+  readonly epoch: number;
+  readonly lastSeq: number;
+}
+
+/** The reply each command gets, by command type. */
+export interface CommandReplies {
+  readonly StartJob: StartJobReply;
+  readonly AppendEvents: AppendEventsReply;
+  readonly ReadHistory: ReadHistoryReply;
+  readonly GetJob: JobSummary;
+  readonly ClaimJob: ClaimJobReply;
+}
+
+/** Every reply is an envelope: a value, or a failure as data. */
+export type Reply<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: Failure };
+
+/** A worker announces which workflows it can run, so the engine can reject unknown names. */
+export interface WorkerAnnounced {
+  readonly worker: string;
+  readonly workflows: readonly string[];
+}

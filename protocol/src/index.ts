@@ -1,0 +1,60 @@
+export { assertNever } from './assert-never.ts';
+export { assertEncodable, CodecError, decode, encode } from './codec.ts';
+export type {
+  AppendEvents,
+  AppendEventsReply,
+  ClaimJob,
+  ClaimJobReply,
+  CommandReplies,
+  EngineCommand,
+  GetJob,
+  JobSummary,
+  ReadHistory,
+  ReadHistoryReply,
+  Reply,
+  StartJob,
+  StartJobReply,
+  WorkerAnnounced,
+} from './commands.ts';
+export { type Duration, toMs } from './duration.ts';
+export {
+  ENGINE_EVENTS,
+  type JobClaimed,
+  type JobCompleted,
+  type JobEvent,
+  type JobFailed,
+  type JobStarted,
+  type RecordedEvent,
+  retryTimerId,
+  type StepCompleted,
+  type StepFailed,
+  type StepRetryScheduled,
+  type StepStarted,
+  sleepTimerId,
+  type TimerFired,
+  type TimerStarted,
+  type ValueKind,
+  type ValueRecorded,
+} from './events.ts';
+export { type Failure, fromFailure, toFailure } from './failure.ts';
+export { createIdFactory, type IdFactory, jobIdProblem } from './ids.ts';
+export {
+  type AttemptState,
+  applyEvent,
+  emptyJobState,
+  foldEvents,
+  IllegalTransitionError,
+  isFinished,
+  type JobState,
+  type JobStatus,
+  type JournalEntry,
+  type SleepState,
+  type StepState,
+  type TimerState,
+  type ValueState,
+} from './job-state.ts';
+export { InvalidMessageError, parseCommand, parseEvent, parseTask } from './parse.ts';
+export { backoffDelay, decideRetry, type FailedAttempt, type RetryDecision, seededRandom } from './retry-decision.ts';
+export { InvalidRetryPolicyError, type Jitter, type ResolvedRetryPolicy, type RetryPolicy, resolveRetryPolicy } from './retry-policy.ts';
+export { type Subjects, subjectsFor } from './subjects.ts';
+export { type AdvanceJob, taskMessageId } from './tasks.ts';

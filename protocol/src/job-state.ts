@@ -1,0 +1,275 @@
+import { assertNever } from './assert-never.ts';
+import { type JobEvent, type RecordedEvent, retryTimerId, sleepTimerId, type ValueKind } from './events.ts';
+import type { Failure } from './failure.ts';
+import type { ResolvedRetryPolicy } from './retry-policy.ts';
+
+export type JobStatus = 'new' | 'running' | 'completed' | 'failed';
+
+export interface AttemptState {
+  readonly attempt: number;
+  readonly status: 'running' | 'completed' | 'failed';
+  readonly startedAt: number;
+  readonly worker: string;
+  readonly epoch: number;
+  readonly endedAt?: number;
+  readonly failure?: Failure;
+}
+
+/**
+ * A step and its attempts. `retrying` means the latest attempt failed and another follows:
+ * at `retryAt` once scheduled (`retryAt` is undefined until the retry decision is recorded).
+ */
+export interface StepState {
+  readonly kind: 'step';
+  readonly position: number;
+  readonly name: string;
+  readonly status: 'running' | 'retrying' | 'completed' | 'failed';
+  readonly attempts: readonly AttemptState[];
+  readonly policy: ResolvedRetryPolicy;
+  readonly timeoutMs?: number;
+  readonly output?: unknown;
+  readonly failure?: Failure;
+  readonly retryAt?: number;
+  /** The retry wait goes through a durable timer (the job was released meanwhile). */
+  readonly retryDurable?: boolean;
+}
+
+export interface SleepState {
+  readonly kind: 'sleep';
+  readonly position: number;
+  readonly fireAt: number;
+  readonly fired: boolean;
+}
+
+export interface ValueState {
+  readonly kind: 'value';
+  readonly position: number;
+  readonly valueKind: ValueKind;
+  readonly value: number | string;
+}
+
+/** What the workflow did at one position, in call order: the journal replay matches against. */
+export type JournalEntry = StepState | SleepState | ValueState;
+
+/** A durable wake-up the engine owes the job. */
+export interface TimerState {
+  readonly timerId: string;
+  readonly fireAt: number;
+}
+
+/** The fold of a job's log. Nothing here is stored that the log does not say. */
+export interface JobState {
+  readonly jobId: string;
+  readonly status: JobStatus;
+  readonly workflow: string;
+  readonly version: string;
+  readonly input: unknown;
+  readonly output?: unknown;
+  readonly failure?: Failure;
+  /** The delivery generation; only appends carrying it are accepted. */
+  readonly epoch: number;
+  readonly lastSeq: number;
+  readonly startedAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt?: number;
+  readonly journal: readonly JournalEntry[];
+  readonly timers: Readonly<Record<string, TimerState>>;
+}
+
+/** An event that cannot follow the log it is applied to; the message says why. */
+export class IllegalTransitionError extends Error {
+  override readonly name = 'IllegalTransitionError';
+}
+
+/** The state of a job before its first event. */
+export function emptyJobState(jobId: string): JobState {
+  return {
+    jobId,
+    status: 'new',
+    workflow: '',
+    version: '',
+    input: undefined,
+    epoch: 0,
+    lastSeq: 0,
+    startedAt: 0,
+    updatedAt: 0,
+    journal: [],
+    timers: {},
+  };
+}
+
+/** Applies one recorded event to a state, returning a new state; `state` is left untouched. */
+export function applyEvent(state: JobState, recorded: RecordedEvent): JobState {
+  const draft: Draft = { ...state, journal: state.journal.slice(), timers: { ...state.timers } };
+  reduce(draft, recorded);
+  return draft;
+}
+
+/** Folds events onto `from` (an empty state by default) in one pass; same result as applyEvent. */
+export function foldEvents(jobId: string, events: Iterable<RecordedEvent>, from?: JobState): JobState {
+  const base = from ?? emptyJobState(jobId);
+  const draft: Draft = { ...base, journal: base.journal.slice(), timers: { ...base.timers } };
+  for (const recorded of events) reduce(draft, recorded);
+  return draft;
+}
+
+/** True once the job has completed or failed. */
+export function isFinished(state: Pick<JobState, 'status'>): boolean {
+  return state.status === 'completed' || state.status === 'failed';
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type Draft = Mutable<Omit<JobState, 'journal' | 'timers'>> & {
+  journal: JournalEntry[];
+  timers: Record<string, TimerState>;
+};
+
+function reduce(s: Draft, { seq, recordedAt, event }: RecordedEvent): void {
+  const illegal = (why: string): never => {
+    throw new IllegalTransitionError(`job ${s.jobId} seq ${seq} ${event.type}: ${why}`);
+  };
+  if (seq !== s.lastSeq + 1) illegal(`expected seq ${s.lastSeq + 1}`);
+  if (event.type === 'JobStarted') {
+    if (s.status !== 'new') illegal('the job has already started');
+  } else if (s.status === 'new') {
+    illegal('the job has not started');
+  } else if (s.status !== 'running') {
+    illegal(`the job has already ${s.status}`);
+  }
+  s.lastSeq = seq;
+  s.updatedAt = recordedAt;
+  applyFact(s, event, illegal);
+}
+
+function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): void {
+  switch (event.type) {
+    case 'JobStarted':
+      s.status = 'running';
+      s.workflow = event.workflow;
+      s.version = event.version;
+      s.input = event.input;
+      s.epoch = event.epoch;
+      s.startedAt = event.startedAt;
+      return;
+    case 'JobClaimed':
+    case 'TimerFired':
+      if (event.epoch <= s.epoch) illegal(`epoch ${event.epoch} does not move past ${s.epoch}`);
+      s.epoch = event.epoch;
+      if (event.type === 'TimerFired') fireTimer(s, event.timerId, illegal);
+      return;
+    case 'StepStarted': {
+      const attempt: AttemptState = {
+        attempt: event.attempt,
+        status: 'running',
+        startedAt: event.startedAt,
+        worker: event.worker,
+        epoch: event.epoch,
+      };
+      if (event.attempt === 1) {
+        expectNewPosition(s, event.stepId, illegal);
+        if (!event.policy) illegal('attempt 1 must record the retry policy');
+        s.journal.push({
+          kind: 'step',
+          position: event.stepId,
+          name: event.name,
+          status: 'running',
+          attempts: [attempt],
+          policy: event.policy as ResolvedRetryPolicy,
+          ...(event.timeoutMs === undefined ? {} : { timeoutMs: event.timeoutMs }),
+        });
+        return;
+      }
+      const step = stepAt(s, event.stepId, illegal);
+      if (step.name !== event.name) illegal(`step ${event.stepId} is "${step.name}", not "${event.name}"`);
+      if (step.status !== 'retrying' || step.retryAt === undefined) illegal(`step ${event.stepId} has no retry scheduled`);
+      if (event.attempt !== step.attempts.length + 1) illegal(`attempt ${step.attempts.length + 1} is next`);
+      if (s.timers[retryTimerId(step.position, event.attempt)]) illegal('its retry timer has not fired');
+      const { retryAt: _at, retryDurable: _durable, ...rest } = step;
+      s.journal[step.position] = { ...rest, status: 'running', attempts: [...step.attempts, attempt] };
+      return;
+    }
+    case 'StepCompleted':
+    case 'StepFailed': {
+      const step = stepAt(s, event.stepId, illegal);
+      const last = step.attempts.at(-1);
+      if (step.status !== 'running' || last?.attempt !== event.attempt) {
+        illegal(`attempt ${event.attempt} of step ${event.stepId} is not running`);
+      }
+      const running = last as AttemptState;
+      if (event.type === 'StepCompleted') {
+        const ended: AttemptState = { ...running, status: 'completed', endedAt: event.completedAt };
+        s.journal[step.position] = {
+          ...step,
+          status: 'completed',
+          output: event.output,
+          attempts: [...step.attempts.slice(0, -1), ended],
+        };
+      } else {
+        const ended: AttemptState = { ...running, status: 'failed', endedAt: event.failedAt, failure: event.failure };
+        s.journal[step.position] = {
+          ...step,
+          status: event.final ? 'failed' : 'retrying',
+          ...(event.final ? { failure: event.failure } : {}),
+          attempts: [...step.attempts.slice(0, -1), ended],
+        };
+      }
+      return;
+    }
+    case 'StepRetryScheduled': {
+      const step = stepAt(s, event.stepId, illegal);
+      if (step.status !== 'retrying' || step.retryAt !== undefined) illegal(`step ${event.stepId} is not awaiting a retry`);
+      if (event.attempt !== step.attempts.length + 1) illegal(`attempt ${step.attempts.length + 1} is next`);
+      s.journal[step.position] = { ...step, retryAt: event.at, retryDurable: event.durable };
+      if (event.durable) {
+        const timerId = retryTimerId(event.stepId, event.attempt);
+        s.timers[timerId] = { timerId, fireAt: event.at };
+      }
+      return;
+    }
+    case 'TimerStarted': {
+      expectNewPosition(s, event.position, illegal);
+      s.journal.push({ kind: 'sleep', position: event.position, fireAt: event.fireAt, fired: false });
+      const timerId = sleepTimerId(event.position);
+      s.timers[timerId] = { timerId, fireAt: event.fireAt };
+      return;
+    }
+    case 'ValueRecorded':
+      expectNewPosition(s, event.position, illegal);
+      s.journal.push({ kind: 'value', position: event.position, valueKind: event.kind, value: event.value });
+      return;
+    case 'JobCompleted':
+      s.status = 'completed';
+      s.output = event.output;
+      s.finishedAt = event.completedAt;
+      s.timers = {};
+      return;
+    case 'JobFailed':
+      s.status = 'failed';
+      s.failure = event.failure;
+      s.finishedAt = event.failedAt;
+      s.timers = {};
+      return;
+    default:
+      assertNever(event, 'event');
+  }
+}
+
+function expectNewPosition(s: Draft, position: number, illegal: (why: string) => never): void {
+  if (position !== s.journal.length) illegal(`position ${position} is not the next one (${s.journal.length})`);
+}
+
+function stepAt(s: Draft, stepId: number, illegal: (why: string) => never): StepState {
+  const entry = s.journal[stepId];
+  if (entry?.kind !== 'step') return illegal(`there is no step ${stepId}`);
+  return entry;
+}
+
+function fireTimer(s: Draft, timerId: string, illegal: (why: string) => never): void {
+  if (!s.timers[timerId]) illegal(`timer ${timerId} is not pending`);
+  delete s.timers[timerId];
+  if (timerId.startsWith('sleep:')) {
+    const position = Number(timerId.slice('sleep:'.length));
+    const sleep = s.journal[position];
+    if (sleep?.kind === 'sleep') s.journal[position] = { ...sleep, fired: true };
+  }
+}

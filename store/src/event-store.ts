@@ -1,0 +1,67 @@
+import type { JobEvent, JobStatus, RecordedEvent, TimerState } from '@ratchet/protocol';
+
+/**
+ * The log and its projections. The engine is its only writer. Implementations:
+ * `PostgresEventStore` (kysely + postgres.js) and `PgliteEventStore` (embedded, on disk); both
+ * pass the same contract suite (tests/integration/store-contract.test.ts).
+ */
+export interface EventStore {
+  /** Creates or upgrades the schema. Idempotent; safe when several engines start at once. */
+  migrate(): Promise<void>;
+  /**
+   * Appends to many jobs in ONE transaction (group commit). Each request extends its job's log
+   * from `expectedSeq`; a request whose job has moved on (or, with `expectedSeq` 0, exists)
+   * gets `{ ok: false, reason: 'conflict' }` and writes nothing, without failing the others.
+   * The `jobs` and `timers` projections are written in the same transaction.
+   */
+  append(requests: readonly AppendRequest[]): Promise<readonly AppendResult[]>;
+  /** Events of `jobId` with seq > `afterSeq`, in order (empty for an unknown job). */
+  read(jobId: string, afterSeq?: number): Promise<readonly RecordedEvent[]>;
+  /** The `jobs` projection row, or undefined. */
+  getJob(jobId: string): Promise<JobRow | undefined>;
+  /**
+   * Claims up to `limit` timers due at `now` that no one else holds, for `leaseMs` (FOR UPDATE
+   * SKIP LOCKED, so several engines never claim the same timer). A claimed timer is removed when
+   * the append recording its firing lands; if the claimer dies, the lease runs out and another
+   * engine claims it.
+   */
+  claimDueTimers(now: number, limit: number, leaseMs: number): Promise<readonly DueTimer[]>;
+  /** The earliest `fireAt` of all pending timers, or undefined. */
+  nextTimerAt(): Promise<number | undefined>;
+  /** Running jobs that wait on no timer: those to dispatch again when an engine starts. */
+  listRunnableJobs(limit: number): Promise<readonly { jobId: string; epoch: number }[]>;
+  close(): Promise<void>;
+}
+
+export interface AppendRequest {
+  readonly jobId: string;
+  readonly expectedSeq: number;
+  readonly events: readonly JobEvent[];
+  /** Commit time the engine assigns to every event of this request (ms since epoch). */
+  readonly recordedAt: number;
+  /** The job row after these events (the engine folded them). */
+  readonly job: JobRow;
+  /** Timers the events start, and timer ids they fire or cancel. */
+  readonly timers: { readonly added: readonly TimerState[]; readonly removed: readonly string[] };
+}
+
+export type AppendResult = { readonly jobId: string; readonly ok: true } | { readonly jobId: string; readonly ok: false; readonly reason: 'conflict' };
+
+/** The `jobs` projection: what lists and lookups need without reading the log. */
+export interface JobRow {
+  readonly jobId: string;
+  readonly workflow: string;
+  readonly version: string;
+  readonly status: JobStatus;
+  readonly epoch: number;
+  readonly lastSeq: number;
+  readonly startedAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt?: number;
+}
+
+export interface DueTimer {
+  readonly jobId: string;
+  readonly timerId: string;
+  readonly fireAt: number;
+}
