@@ -45,7 +45,9 @@ export interface AppendRequest {
   readonly timers: { readonly added: readonly TimerState[]; readonly removed: readonly string[] };
 }
 
-export type AppendResult = { readonly jobId: string; readonly ok: true } | { readonly jobId: string; readonly ok: false; readonly reason: 'conflict' };
+export type AppendResult =
+  | { readonly jobId: string; readonly ok: true }
+  | { readonly jobId: string; readonly ok: false; readonly reason: 'conflict' };
 
 /** The `jobs` projection: what lists and lookups need without reading the log. */
 export interface JobRow {
