@@ -1,0 +1,304 @@
+import {
+  type AdvanceJob,
+  type AppendEvents,
+  type ClaimJob,
+  createIdFactory,
+  decideRetry,
+  decode,
+  ENGINE_EVENTS,
+  type EngineCommand,
+  encode,
+  type IdFactory,
+  isFinished,
+  type JobEvent,
+  type JobState,
+  parseCommand,
+  type Reply,
+  type StartJob,
+  type Subjects,
+  subjectsFor,
+  taskMessageId,
+  toFailure,
+  type WorkerAnnounced,
+} from '@ratchet/protocol';
+import type { Subscription, TaskQueue, Transport } from '@ratchet/sdk/transport';
+import type { DueTimer, EventStore } from '@ratchet/store';
+import { pino, type Logger } from 'pino';
+import { GroupCommit } from './group-commit.ts';
+import { JobCache } from './job-cache.ts';
+import { JobWriter, summarize, type Written } from './job-writer.ts';
+import { Refusal } from './refusal.ts';
+import { TimerLoop } from './timer-loop.ts';
+import { WorkflowRegistry } from './workflow-registry.ts';
+
+export interface EngineOptions {
+  readonly store: EventStore;
+  readonly transport: Transport;
+  /** Subject prefix of the installation. @default 'ratchet' */
+  readonly prefix?: string;
+  /** @default pino at 'info' */
+  readonly logger?: Logger;
+  /** @default Date.now */
+  readonly clock?: () => number;
+  /** @default ULIDs */
+  readonly ids?: IdFactory;
+  /** Commands larger than this are refused. @default 1 MiB */
+  readonly maxPayloadBytes?: number;
+  /** Folded job states kept in memory. @default 10000 */
+  readonly cacheSize?: number;
+  /** Most appends in one group commit. @default 512 */
+  readonly maxBatch?: number;
+  /** How often to look for timers other engines wrote. @default 1000 */
+  readonly timerPollMs?: number;
+  /** @default 30000 */
+  readonly timerLeaseMs?: number;
+}
+
+/**
+ * The sole writer of the log. Serves commands over request/reply, validates every append
+ * against the folded JobState (fencing stale epochs), group-commits, fires durable timers and
+ * dispatches `AdvanceJob` tasks.
+ *
+ * @example
+ * const engine = new Engine({ store: new PostgresEventStore({ url }), transport });
+ * await engine.start();
+ */
+export class Engine {
+  readonly #store: EventStore;
+  readonly #transport: Transport;
+  readonly #subjects: Subjects;
+  readonly #queue: TaskQueue;
+  readonly #logger: Logger;
+  readonly #clock: () => number;
+  readonly #ids: IdFactory;
+  readonly #maxPayloadBytes: number;
+  readonly #commit: GroupCommit;
+  readonly #writer: JobWriter;
+  readonly #timers: TimerLoop;
+  readonly #registry: WorkflowRegistry;
+  readonly #subscriptions: Subscription[] = [];
+
+  constructor(options: EngineOptions) {
+    this.#store = options.store;
+    this.#transport = options.transport;
+    this.#subjects = subjectsFor(options.prefix);
+    this.#queue = { stream: this.#subjects.taskStream, subject: this.#subjects.tasks };
+    this.#logger = (options.logger ?? pino()).child({ component: 'engine' });
+    this.#clock = options.clock ?? Date.now;
+    this.#ids = options.ids ?? createIdFactory(this.#clock);
+    this.#maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
+    this.#commit = new GroupCommit(this.#store, options.maxBatch ?? 512);
+    this.#writer = new JobWriter({
+      store: this.#store,
+      commit: this.#commit,
+      cache: new JobCache(options.cacheSize ?? 10_000),
+      clock: this.#clock,
+    });
+    this.#timers = new TimerLoop({
+      store: this.#store,
+      clock: this.#clock,
+      logger: this.#logger,
+      fire: (timer) => this.#fireTimer(timer),
+      pollMs: options.timerPollMs ?? 1000,
+      leaseMs: options.timerLeaseMs ?? 30_000,
+    });
+    this.#registry = new WorkflowRegistry({ ttlMs: 15_000, clock: this.#clock });
+  }
+
+  /** Migrates the store, starts serving, fires due timers and re-dispatches runnable jobs. */
+  async start(): Promise<void> {
+    await this.#store.migrate();
+    await this.#transport.ensureTaskQueue(this.#queue);
+    this.#subscriptions.push(
+      this.#transport.serve(this.#subjects.commands, (payload) => this.#serve(payload)),
+      this.#transport.subscribe(this.#subjects.announcements, (payload) => this.#onAnnounce(payload)),
+    );
+    this.#timers.start();
+    await this.#redispatch();
+    this.#logger.info({ prefix: this.#subjects.prefix }, 'engine started');
+  }
+
+  /** Stops serving and waits for in-flight commits. The store and transport stay open (they are the caller's). */
+  async stop(): Promise<void> {
+    for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe();
+    await this.#timers.stop();
+    await this.#commit.idle();
+    this.#logger.info('engine stopped');
+  }
+
+  /** Carries out one command and returns the value of its reply; refusals throw. */
+  async execute(command: EngineCommand): Promise<unknown> {
+    switch (command.type) {
+      case 'StartJob':
+        return this.#startJob(command);
+      case 'AppendEvents':
+        return this.#appendEvents(command);
+      case 'ReadHistory': {
+        const events = await this.#store.read(command.jobId, command.afterSeq);
+        const state = await this.#existing(command.jobId);
+        return { job: summarize(state), events };
+      }
+      case 'GetJob':
+        return summarize(await this.#existing(command.jobId));
+      case 'ClaimJob':
+        return this.#claimJob(command);
+    }
+  }
+
+  async #serve(payload: Uint8Array): Promise<Uint8Array> {
+    let reply: Reply<unknown>;
+    try {
+      if (payload.byteLength > this.#maxPayloadBytes) {
+        throw new Refusal('PayloadTooLargeError', `command of ${payload.byteLength} bytes exceeds the limit of ${this.#maxPayloadBytes} bytes`);
+      }
+      reply = { ok: true, value: await this.execute(parseCommand(decode(payload))) };
+    } catch (error) {
+      const failure = toFailure(error);
+      if (!(error instanceof Refusal)) this.#logger.warn({ err: error }, 'command refused');
+      reply = { ok: false, error: { name: failure.name, message: failure.message } };
+    }
+    return encode(reply);
+  }
+
+  async #startJob(command: StartJob): Promise<unknown> {
+    const jobId = command.jobId ?? this.#ids();
+    const known = this.#registry.known();
+    const written = await this.#writer.write(jobId, (state) => {
+      if (state.status !== 'new') return [];
+      if (known && !known.has(command.workflow)) {
+        throw new Refusal(
+          'UnknownWorkflowError',
+          `no running worker has workflow "${command.workflow}" (known: ${[...known].sort().join(', ') || 'none'})`,
+        );
+      }
+      return [
+        {
+          type: 'JobStarted',
+          workflow: command.workflow,
+          version: command.version ?? '',
+          input: command.input,
+          epoch: 1,
+          startedAt: this.#clock(),
+        },
+      ];
+    });
+    const created = written.events.length > 0;
+    if (created) {
+      this.#logger.debug({ jobId, workflow: command.workflow }, 'job started');
+      await this.#dispatch({ type: 'AdvanceJob', jobId, epoch: 1 });
+    }
+    return { jobId, created, job: summarize(written.after) };
+  }
+
+  async #appendEvents(command: AppendEvents): Promise<unknown> {
+    const written = await this.#writer.write(command.jobId, (state) => {
+      this.#expectRunning(state);
+      if (command.epoch !== state.epoch) {
+        throw new Refusal('StaleEpochError', `epoch ${command.epoch} of job ${state.jobId} is stale: the job moved on to epoch ${state.epoch}`);
+      }
+      if (command.expectedSeq !== state.lastSeq) {
+        throw new Refusal('SeqConflictError', `job ${state.jobId} is at seq ${state.lastSeq}, not ${command.expectedSeq}`);
+      }
+      const forbidden = command.events.find((event) => ENGINE_EVENTS.has(event.type));
+      if (forbidden) throw new Refusal('EngineEventError', `${forbidden.type} is written by the engine only`);
+      return command.events;
+    });
+    this.#afterWrite(written);
+    return { lastSeq: written.after.lastSeq };
+  }
+
+  /**
+   * Moves the job to a new epoch for a worker taking over from a previous delivery. Attempts
+   * the previous holder left open are recorded as lost and retried at once (they count as
+   * attempts, but the dependency did not fail, so no backoff applies).
+   */
+  async #claimJob(command: ClaimJob): Promise<unknown> {
+    const written = await this.#writer.write(command.jobId, (state) => {
+      this.#expectRunning(state);
+      if (command.epoch !== state.epoch) {
+        throw new Refusal('StaleEpochError', `job ${state.jobId} was claimed already (epoch ${state.epoch}, not ${command.epoch})`);
+      }
+      const now = this.#clock();
+      const events: JobEvent[] = [{ type: 'JobClaimed', epoch: state.epoch + 1, worker: command.worker, claimedAt: now }];
+      for (const entry of state.journal) {
+        if (entry.kind !== 'step' || entry.status !== 'running') continue;
+        const open = entry.attempts.at(-1);
+        if (!open) continue;
+        const failure = {
+          name: 'WorkerLostError',
+          message: `attempt ${open.attempt} of step "${entry.name}" was interrupted: worker ${open.worker} (epoch ${open.epoch}) stopped before finishing it`,
+        };
+        const decision = decideRetry(entry.policy, { jobId: state.jobId, stepId: entry.position, attempt: open.attempt, failedAt: now, failure });
+        const stepId = entry.position;
+        if (decision.retry) {
+          events.push(
+            { type: 'StepFailed', stepId, attempt: open.attempt, failure, failedAt: now, final: false },
+            { type: 'StepRetryScheduled', stepId, attempt: decision.attempt, at: now, durable: false },
+          );
+        } else {
+          events.push({ type: 'StepFailed', stepId, attempt: open.attempt, failure, failedAt: now, final: true, reason: decision.reason });
+        }
+      }
+      return events;
+    });
+    this.#afterWrite(written);
+    return { epoch: written.after.epoch, lastSeq: written.after.lastSeq };
+  }
+
+  async #fireTimer(timer: DueTimer): Promise<void> {
+    const written = await this.#writer.write(timer.jobId, (state) => {
+      if (state.status !== 'running' || !state.timers[timer.timerId]) return [];
+      return [{ type: 'TimerFired', timerId: timer.timerId, epoch: state.epoch + 1, firedAt: this.#clock() }];
+    });
+    if (written.events.length === 0) return;
+    this.#afterWrite(written);
+    await this.#dispatch({ type: 'AdvanceJob', jobId: timer.jobId, epoch: written.after.epoch });
+  }
+
+  /** Effects of a committed append: wake the timer loop, announce a finished job. */
+  #afterWrite({ before, after }: Written): void {
+    for (const timer of Object.values(after.timers)) {
+      if (!before.timers[timer.timerId]) this.#timers.wake(timer.fireAt);
+    }
+    if (isFinished(after) && !isFinished(before)) {
+      this.#transport.publish(this.#subjects.finished(after.jobId), encode(summarize(after)));
+      this.#logger.debug({ jobId: after.jobId, status: after.status }, 'job finished');
+    }
+  }
+
+  async #dispatch(task: AdvanceJob): Promise<void> {
+    await this.#transport.publishTask(this.#queue, encode(task), taskMessageId(task));
+  }
+
+  /**
+   * After a crash between commit and dispatch a job could wait forever: on start, every running
+   * job that waits on no timer is dispatched again at its epoch (a task already queued has the
+   * same message id and is dropped as a duplicate).
+   */
+  async #redispatch(): Promise<void> {
+    const runnable = await this.#store.listRunnableJobs(10_000);
+    for (const job of runnable) await this.#dispatch({ type: 'AdvanceJob', jobId: job.jobId, epoch: job.epoch });
+    if (runnable.length > 0) this.#logger.info({ jobs: runnable.length }, 'dispatched running jobs again');
+  }
+
+  async #existing(jobId: string): Promise<JobState> {
+    const state = await this.#writer.read(jobId);
+    if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${jobId}`);
+    return state;
+  }
+
+  #expectRunning(state: JobState): void {
+    if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${state.jobId}`);
+    if (isFinished(state)) throw new Refusal('JobFinishedError', `job ${state.jobId} has already ${state.status}`);
+  }
+
+  #onAnnounce(payload: Uint8Array): void {
+    try {
+      const announced = decode(payload) as WorkerAnnounced;
+      if (typeof announced?.worker !== 'string' || !Array.isArray(announced.workflows)) throw new Error('not a worker announcement');
+      this.#registry.announce(announced.worker, announced.workflows.filter((name): name is string => typeof name === 'string'));
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'ignored a malformed worker announcement');
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import type { AppendRequest, AppendResult, EventStore } from '@ratchet/store';
+
+interface Pending {
+  readonly request: AppendRequest;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: appends from many jobs that arrive while a transaction is in flight wait and
+ * go together in the next one. Under load a commit carries many steps; alone, an append waits
+ * for nothing. No timer, no fixed batch interval.
+ */
+export class GroupCommit {
+  readonly #store: EventStore;
+  readonly #maxBatch: number;
+  #queue: Pending[] = [];
+  #committing: Promise<void> | undefined;
+
+  constructor(store: EventStore, maxBatch: number) {
+    this.#store = store;
+    this.#maxBatch = maxBatch;
+  }
+
+  submit(request: AppendRequest): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ request, resolve, reject });
+      this.#committing ??= this.#drain();
+    });
+  }
+
+  /** Resolves when nothing is queued or committing. */
+  async idle(): Promise<void> {
+    while (this.#committing) await this.#committing;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#maxBatch);
+        try {
+          const results = await this.#store.append(batch.map((p) => p.request));
+          batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
+        } catch (error) {
+          for (const pending of batch) pending.reject(error);
+        }
+      }
+    } finally {
+      this.#committing = undefined;
+    }
+  }
+}

@@ -1,0 +1,122 @@
+import {
+  foldEvents,
+  type JobEvent,
+  type JobState,
+  type JobSummary,
+  type RecordedEvent,
+  type TimerState,
+} from '@ratchet/protocol';
+import type { EventStore, JobRow } from '@ratchet/store';
+import type { GroupCommit } from './group-commit.ts';
+import type { JobCache } from './job-cache.ts';
+import { KeyedMutex } from './keyed-mutex.ts';
+import { Refusal } from './refusal.ts';
+
+/** What an append changed: the state before and after, and the events as recorded. */
+export interface Written {
+  readonly before: JobState;
+  readonly after: JobState;
+  readonly events: readonly JobEvent[];
+}
+
+/**
+ * The one path into the log. Per job, one write at a time: fold the cached state, let the
+ * caller decide the events (and refuse by throwing), fold them (an illegal transition is
+ * refused before anything is written), and hand the append to the group commit.
+ */
+export class JobWriter {
+  readonly #store: EventStore;
+  readonly #commit: GroupCommit;
+  readonly #cache: JobCache;
+  readonly #clock: () => number;
+  readonly #locks = new KeyedMutex();
+
+  constructor(options: { store: EventStore; commit: GroupCommit; cache: JobCache; clock: () => number }) {
+    this.#store = options.store;
+    this.#commit = options.commit;
+    this.#cache = options.cache;
+    this.#clock = options.clock;
+  }
+
+  /**
+   * Appends the events `decide` returns for the job's current state. Another engine may have
+   * written meanwhile: then the state is reloaded and `decide` asked once more.
+   */
+  write(jobId: string, decide: (state: JobState) => readonly JobEvent[]): Promise<Written> {
+    return this.#locks.run(jobId, async () => {
+      for (let tries = 0; ; tries++) {
+        const before = await this.#load(jobId, tries > 0);
+        const events = decide(before);
+        if (events.length === 0) return { before, after: before, events };
+        const recordedAt = this.#clock();
+        const recorded: RecordedEvent[] = events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event }));
+        const after = foldEvents(jobId, recorded, before);
+        const result = await this.#commit.submit({
+          jobId,
+          expectedSeq: before.lastSeq,
+          events,
+          recordedAt,
+          job: jobRow(after),
+          timers: timerChanges(before.timers, after.timers),
+        });
+        if (result.ok) {
+          this.#cache.set(jobId, after);
+          return { before, after, events };
+        }
+        this.#cache.delete(jobId);
+        if (tries > 0) throw new Refusal('SeqConflictError', `job ${jobId} was written concurrently; try again`);
+      }
+    });
+  }
+
+  /**
+   * The job's current state: the cached fold brought up to date with the log's tail, so reads
+   * are exact even when other engines write.
+   */
+  read(jobId: string): Promise<JobState> {
+    return this.#locks.run(jobId, () => this.#load(jobId, true));
+  }
+
+  async #load(jobId: string, fresh: boolean): Promise<JobState> {
+    const cached = this.#cache.get(jobId);
+    if (cached && !fresh) return cached;
+    const tail = await this.#store.read(jobId, cached?.lastSeq ?? 0);
+    if (cached && tail.length === 0) return cached;
+    const state = foldEvents(jobId, tail, cached);
+    if (state.status !== 'new') this.#cache.set(jobId, state);
+    return state;
+  }
+}
+
+/** The `jobs` projection row for a state. */
+export function jobRow(state: JobState): JobRow {
+  return {
+    jobId: state.jobId,
+    workflow: state.workflow,
+    version: state.version,
+    status: state.status,
+    epoch: state.epoch,
+    lastSeq: state.lastSeq,
+    startedAt: state.startedAt,
+    updatedAt: state.updatedAt,
+    ...(state.finishedAt === undefined ? {} : { finishedAt: state.finishedAt }),
+  };
+}
+
+/** What the outside sees of a job. */
+export function summarize(state: JobState): JobSummary {
+  return {
+    ...jobRow(state),
+    ...(state.output === undefined ? {} : { output: state.output }),
+    ...(state.failure === undefined ? {} : { failure: state.failure }),
+  };
+}
+
+function timerChanges(
+  before: Readonly<Record<string, TimerState>>,
+  after: Readonly<Record<string, TimerState>>,
+): { added: TimerState[]; removed: string[] } {
+  const added = Object.values(after).filter((timer) => before[timer.timerId] === undefined);
+  const removed = Object.keys(before).filter((timerId) => after[timerId] === undefined);
+  return { added, removed };
+}

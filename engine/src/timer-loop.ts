@@ -1,0 +1,87 @@
+import type { EventStore } from '@ratchet/store';
+import type { DueTimer } from '@ratchet/store';
+import type { Logger } from 'pino';
+
+export interface TimerLoopOptions {
+  readonly store: EventStore;
+  readonly clock: () => number;
+  readonly logger: Logger;
+  /** Records the firing of one claimed timer (appends `TimerFired`, dispatches the job). */
+  readonly fire: (timer: DueTimer) => Promise<void>;
+  /** Timers other engines wrote are found by looking this often. */
+  readonly pollMs: number;
+  /** A claimed timer returns to the pool after this long if its engine died before firing it. */
+  readonly leaseMs: number;
+}
+
+/**
+ * Fires durable timers at their recorded instant. The engine wakes it exactly when a timer it
+ * wrote comes due; a slow poll finds timers written by other engines and leases that lapsed.
+ */
+export class TimerLoop {
+  readonly #o: TimerLoopOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #nextAt = Number.POSITIVE_INFINITY;
+  #ticking: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(options: TimerLoopOptions) {
+    this.#o = options;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.wake(this.#o.clock());
+  }
+
+  /** Makes sure the loop runs at `at` (or sooner). */
+  wake(at: number): void {
+    if (this.#stopped) return;
+    if (this.#ticking) {
+      if (at <= this.#o.clock()) this.#again = true;
+      else this.#schedule(at);
+      return;
+    }
+    this.#schedule(at);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#ticking;
+  }
+
+  #schedule(at: number): void {
+    if (at >= this.#nextAt) return;
+    clearTimeout(this.#timer);
+    this.#nextAt = at;
+    this.#timer = setTimeout(() => this.#tick(), Math.max(0, at - this.#o.clock()));
+  }
+
+  #tick(): void {
+    this.#nextAt = Number.POSITIVE_INFINITY;
+    this.#ticking = this.#run().finally(() => {
+      this.#ticking = undefined;
+    });
+  }
+
+  async #run(): Promise<void> {
+    const { store, clock, logger, fire, pollMs, leaseMs } = this.#o;
+    try {
+      do {
+        this.#again = false;
+        const due = await store.claimDueTimers(clock(), 256, leaseMs);
+        await Promise.all(
+          due.map((timer) => fire(timer).catch((error: unknown) => logger.error({ err: error, ...timer }, 'could not fire timer'))),
+        );
+        if (due.length === 256) this.#again = true;
+      } while (this.#again && !this.#stopped);
+      const next = await store.nextTimerAt();
+      if (!this.#stopped) this.#schedule(Math.min(next ?? Number.POSITIVE_INFINITY, clock() + pollMs));
+    } catch (error) {
+      logger.error({ err: error }, 'timer loop failed; retrying');
+      if (!this.#stopped) this.#schedule(clock() + pollMs);
+    }
+  }
+}

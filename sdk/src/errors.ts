@@ -1,0 +1,92 @@
+import type { Duration, Failure, JobSummary } from '@ratchet/protocol';
+import { toMs } from '@ratchet/protocol';
+
+/** Thrown by step code: the attempt failed and must not be retried. */
+export class NonRetryableError extends Error {
+  override readonly name: string = 'NonRetryableError';
+  readonly nonRetryable = true;
+}
+
+/**
+ * Thrown by step code: the attempt failed and may be retried — not before `retryAfter` when
+ * given (e.g. from an HTTP 429's Retry-After), which then replaces the policy's backoff.
+ */
+export class RetryableError extends Error {
+  override readonly name: string = 'RetryableError';
+  readonly retryAfterMs?: number;
+  constructor(message: string, options: ErrorOptions & { retryAfter?: Duration } = {}) {
+    super(message, options);
+    if (options.retryAfter !== undefined) this.retryAfterMs = toMs(options.retryAfter, 'retryAfter');
+  }
+}
+
+/** One side of a nondeterminism report: a durable call as the log recorded it or as the code made it. */
+export interface DurableCall {
+  readonly kind: string;
+  readonly name?: string;
+}
+
+/**
+ * The workflow code no longer makes the calls its log recorded (code changed under a running
+ * job). Shows the position with the recorded and the actual call side by side.
+ */
+export class NondeterminismError extends Error {
+  override readonly name = 'NondeterminismError';
+  readonly position: number;
+  readonly expected: DurableCall;
+  readonly actual: DurableCall;
+  constructor(position: number, expected: DurableCall, actual: DurableCall) {
+    super(
+      `nondeterminism at position ${position}: the log recorded ${describe(expected)} but the code called ${describe(actual)}. ` +
+        'Workflow code must make the same durable calls in the same order for a running job; branch with a version instead.',
+    );
+    this.position = position;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+function describe(call: DurableCall): string {
+  return call.name === undefined ? `${call.kind}()` : `${call.kind}("${call.name}")`;
+}
+
+/** A step gave up (non-retryable error or attempts exhausted). `cause` is the last attempt's error. */
+export class StepFailedError extends Error {
+  override readonly name = 'StepFailedError';
+  readonly step: string;
+  readonly attempts: number;
+  constructor(step: string, attempts: number, reason: string, cause: Error) {
+    super(`step "${step}" failed after ${attempts} attempt${attempts === 1 ? '' : 's'} (${reason}): ${cause.message}`, { cause });
+    this.step = step;
+    this.attempts = attempts;
+  }
+}
+
+/** An attempt ran past its `timeout`; it counts as a failed, retryable attempt. */
+export class StepTimeoutError extends Error {
+  override readonly name = 'StepTimeoutError';
+}
+
+/** `handle.result()` of a job that failed; `failure` is the job's error as recorded. */
+export class JobFailedError extends Error {
+  override readonly name = 'JobFailedError';
+  readonly jobId: string;
+  readonly failure: Failure;
+  constructor(job: JobSummary) {
+    const failure = job.failure ?? { name: 'Error', message: 'unknown failure' };
+    super(`job ${job.jobId} (${job.workflow}) failed: ${failure.name}: ${failure.message}`);
+    this.jobId = job.jobId;
+    this.failure = failure;
+  }
+}
+
+/** The engine refused a command; `name` is the engine's error name (e.g. `StaleEpochError`). */
+export class EngineError extends Error {
+  override readonly name: string;
+  readonly failure: Failure;
+  constructor(failure: Failure) {
+    super(failure.message);
+    this.name = failure.name;
+    this.failure = failure;
+  }
+}

@@ -1,0 +1,14 @@
+export { Client, type ClientOptions, JobHandle, type StartOptions } from './client.ts';
+export { EngineClient } from './engine-client.ts';
+export {
+  type DurableCall,
+  EngineError,
+  JobFailedError,
+  NondeterminismError,
+  NonRetryableError,
+  RetryableError,
+  StepFailedError,
+  StepTimeoutError,
+} from './errors.ts';
+export { defineWorkflow, InvalidWorkflowError, type Workflow } from './workflow.ts';
+export type { StepInfo, StepOptions, WorkflowContext, WorkflowLogger } from './workflow-context.ts';

@@ -1,0 +1,51 @@
+import type { Duration, RetryPolicy } from '@ratchet/protocol';
+
+/**
+ * Everything durable a workflow does goes through its context. Calls are matched, in order,
+ * against the job's log: a recorded call returns its recorded result without running again.
+ */
+export interface WorkflowContext {
+  readonly jobId: string;
+  readonly workflow: string;
+  /**
+   * Runs `fn` as a step: at least once until it succeeds, with retries by `options.retry`.
+   * Its result is recorded, so on replay it is returned without running `fn` again. The result
+   * must be plain data (objects, arrays, primitives, Date, Uint8Array).
+   */
+  step<T>(name: string, fn: (info: StepInfo) => T | Promise<T>, options?: StepOptions): Promise<T>;
+  /** A durable sleep: the job is released and resumed by the engine at the recorded instant. */
+  sleep(duration: Duration): Promise<void>;
+  /** The current time in ms, recorded the first time and replayed after. */
+  now(): number;
+  /** A random number in [0, 1), recorded. */
+  random(): number;
+  /** A random UUID, recorded. */
+  uuid(): string;
+  /** A logger that stays quiet while the workflow replays recorded history. */
+  readonly log: WorkflowLogger;
+}
+
+export interface StepOptions {
+  /** @default { maximumAttempts: 3, initialInterval: 1000, backoffCoefficient: 2 } */
+  readonly retry?: RetryPolicy;
+  /** Each attempt is abandoned (and counted as failed) after this long. @default none */
+  readonly timeout?: Duration;
+}
+
+/** What a step function learns about the attempt it runs. */
+export interface StepInfo {
+  readonly jobId: string;
+  readonly stepId: number;
+  readonly name: string;
+  readonly attempt: number;
+  /** Stable across attempts and workers: pass it to external APIs to make the side effect idempotent. */
+  readonly idempotencyKey: string;
+  /** Aborted when the attempt times out or the worker shuts down. */
+  readonly signal: AbortSignal;
+}
+
+export interface WorkflowLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}

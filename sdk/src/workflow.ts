@@ -1,0 +1,41 @@
+import type { WorkflowContext } from './workflow-context.ts';
+
+/** A workflow: a named, versioned function `(ctx, input) => output` whose every durable call is logged. */
+export interface Workflow<I = unknown, O = unknown> {
+  readonly name: string;
+  /** Recorded on every job it starts. @default '1' */
+  readonly version: string;
+  readonly run: (ctx: WorkflowContext, input: I) => Promise<O>;
+}
+
+/** Raised at definition time for a workflow that cannot work. */
+export class InvalidWorkflowError extends Error {
+  override readonly name = 'InvalidWorkflowError';
+}
+
+/**
+ * Defines a workflow. Its code must be deterministic: everything that touches the outside world
+ * goes through `ctx` (`ctx.step`, `ctx.sleep`, `ctx.now`, `ctx.random`, `ctx.uuid`).
+ *
+ * @example
+ * export const greet = defineWorkflow('greet', async (ctx, name: string) => {
+ *   const greeting = await ctx.step('compose', () => `Hello, ${name}`);
+ *   await ctx.sleep('1s');
+ *   return ctx.step('send', () => send(greeting));
+ * });
+ */
+export function defineWorkflow<I, O>(
+  name: string,
+  run: (ctx: WorkflowContext, input: I) => Promise<O>,
+  options: { readonly version?: string } = {},
+): Workflow<I, O> {
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
+    throw new InvalidWorkflowError(`workflow name ${JSON.stringify(name)} must be 1-128 letters, digits, . _ or -`);
+  }
+  if (typeof run !== 'function') throw new InvalidWorkflowError(`workflow "${name}" needs a function (ctx, input) => output`);
+  const version = options.version ?? '1';
+  if (typeof version !== 'string' || version.length === 0) {
+    throw new InvalidWorkflowError(`workflow "${name}" version must be a non-empty string`);
+  }
+  return Object.freeze({ name, version, run });
+}

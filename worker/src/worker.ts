@@ -1,0 +1,234 @@
+import { hostname } from 'node:os';
+import {
+  type AdvanceJob,
+  decode,
+  encode,
+  foldEvents,
+  isFinished,
+  type JobState,
+  parseTask,
+  type Subjects,
+  subjectsFor,
+  toFailure,
+  type WorkerAnnounced,
+} from '@ratchet/protocol';
+import { EngineClient, type Workflow } from '@ratchet/sdk';
+import type { TaskConsumer, TaskDelivery, Transport } from '@ratchet/sdk/transport';
+import { pino, type Logger } from 'pino';
+import { JobRun, type RunOutcome } from './job-run.ts';
+
+export interface WorkerOptions {
+  readonly transport: Transport;
+  /** The workflows this worker runs. Names must be unique. */
+  readonly workflows: readonly Workflow<never, unknown>[];
+  /** Subject prefix of the installation. @default 'ratchet' */
+  readonly prefix?: string;
+  /** Shown in the log as the worker of each attempt. @default `${hostname}-${pid}` */
+  readonly name?: string;
+  /** @default pino at 'info' */
+  readonly logger?: Logger;
+  /** Jobs this worker advances at once. @default 64 */
+  readonly concurrency?: number;
+  /**
+   * How long a task may go without a heartbeat before it is delivered to another worker.
+   * The worker heartbeats at a third of it. @default 5000
+   */
+  readonly ackWaitMs?: number;
+  /** Retry waits up to this long stay in the worker; longer ones go through durable timers. @default 2000 */
+  readonly maxInProcessWaitMs?: number;
+  /** Time to let in-flight jobs finish on `stop()` before releasing them. @default 10000 */
+  readonly shutdownGraceMs?: number;
+  /** @default Date.now */
+  readonly clock?: () => number;
+}
+
+/** Names of engine refusals that mean another delivery holds the job now. */
+const FENCED = new Set(['StaleEpochError', 'SeqConflictError', 'JobFinishedError']);
+
+/**
+ * Pulls `AdvanceJob` tasks and advances each job by replaying its workflow against the log.
+ * Never touches the database: everything goes through the engine.
+ *
+ * @example
+ * const worker = new Worker({ transport, workflows: [orderWorkflow] });
+ * await worker.start();
+ */
+export class Worker {
+  readonly name: string;
+  readonly #transport: Transport;
+  readonly #subjects: Subjects;
+  readonly #engine: EngineClient;
+  readonly #workflows: ReadonlyMap<string, Workflow<never, unknown>>;
+  readonly #logger: Logger;
+  readonly #concurrency: number;
+  readonly #ackWaitMs: number;
+  readonly #maxInProcessWaitMs: number;
+  readonly #shutdownGraceMs: number;
+  readonly #clock: () => number;
+  /** Jobs being advanced here, with the epoch each run holds. */
+  readonly #running = new Map<string, { epoch: number; done: Promise<void> }>();
+  readonly #shutdown = new AbortController();
+  #consumer: TaskConsumer | undefined;
+  #loop: Promise<void> | undefined;
+  #announcer: NodeJS.Timeout | undefined;
+
+  constructor(options: WorkerOptions) {
+    this.#transport = options.transport;
+    this.#subjects = subjectsFor(options.prefix);
+    this.#engine = new EngineClient({ transport: options.transport, subjects: this.#subjects });
+    const workflows = new Map<string, Workflow<never, unknown>>();
+    for (const workflow of options.workflows) {
+      if (workflows.has(workflow.name)) throw new Error(`two workflows are named "${workflow.name}"`);
+      workflows.set(workflow.name, workflow);
+    }
+    this.#workflows = workflows;
+    this.name = options.name ?? `${hostname()}-${process.pid}`;
+    this.#logger = (options.logger ?? pino()).child({ worker: this.name });
+    this.#concurrency = options.concurrency ?? 64;
+    this.#ackWaitMs = options.ackWaitMs ?? 5000;
+    this.#maxInProcessWaitMs = options.maxInProcessWaitMs ?? 2000;
+    this.#shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** Starts pulling tasks. Resolves once the worker is consuming. */
+  async start(): Promise<void> {
+    const queue = { stream: this.#subjects.taskStream, subject: this.#subjects.tasks };
+    await this.#transport.ensureTaskQueue(queue);
+    this.#consumer = this.#transport.consumeTasks(queue, {
+      consumer: 'workers',
+      ackWaitMs: this.#ackWaitMs,
+      maxInFlight: this.#concurrency,
+    });
+    this.#announce();
+    this.#announcer = setInterval(() => this.#announce(), 5000);
+    this.#announcer.unref();
+    const consumer = this.#consumer;
+    this.#loop = (async () => {
+      for await (const delivery of consumer) void this.#handle(delivery);
+    })();
+    this.#logger.info({ workflows: [...this.#workflows.keys()] }, 'worker started');
+  }
+
+  /**
+   * Stops taking tasks, lets in-flight jobs run for up to `shutdownGraceMs`, then aborts the
+   * rest: their tasks go back to the queue and another worker takes them over.
+   */
+  async stop(): Promise<void> {
+    clearInterval(this.#announcer);
+    await this.#consumer?.stop();
+    await this.#loop;
+    const inFlight = [...this.#running.values()].map((run) => run.done);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#shutdownGraceMs);
+    });
+    await Promise.race([Promise.all(inFlight), grace]);
+    clearTimeout(timer);
+    this.#shutdown.abort();
+    await Promise.all(inFlight);
+    this.#logger.info('worker stopped');
+  }
+
+  #announce(): void {
+    const announced: WorkerAnnounced = { worker: this.name, workflows: [...this.#workflows.keys()] };
+    this.#transport.publish(this.#subjects.announcements, encode(announced));
+  }
+
+  async #handle(delivery: TaskDelivery): Promise<void> {
+    let task: AdvanceJob;
+    try {
+      task = parseTask(decode(delivery.data));
+    } catch (error) {
+      // Not a task of ours: nothing can ever run it, so keeping it would only redeliver it forever.
+      this.#logger.error({ err: error }, 'dropped a malformed task');
+      delivery.ack();
+      return;
+    }
+    const current = this.#running.get(task.jobId);
+    if (current) {
+      // The same job is already advancing here: a duplicate is dropped; a newer epoch waits its turn.
+      if (task.epoch > current.epoch) delivery.nak(100);
+      else delivery.ack();
+      return;
+    }
+    let finish!: () => void;
+    this.#running.set(task.jobId, { epoch: task.epoch, done: new Promise((resolve) => (finish = resolve)) });
+    const heartbeat = setInterval(() => delivery.working(), Math.max(50, Math.floor(this.#ackWaitMs / 3)));
+    try {
+      const settle = await this.#advance(task, delivery);
+      if (settle === 'ack') delivery.ack();
+      else delivery.nak(settle.retryInMs);
+    } finally {
+      clearInterval(heartbeat);
+      this.#running.delete(task.jobId);
+      finish();
+    }
+  }
+
+  /** Advances one job for one task; says whether the task is done or must come back. */
+  async #advance(task: AdvanceJob, delivery: TaskDelivery): Promise<'ack' | { retryInMs: number }> {
+    const log = this.#logger.child({ jobId: task.jobId });
+    try {
+      const history = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: 0 });
+      let state = foldEvents(task.jobId, history.events);
+      if (state.status === 'new' || isFinished(state) || task.epoch < state.epoch) return 'ack';
+      if (delivery.deliveryCount > 1 || hasOpenAttempt(state)) {
+        // The previous holder may still be alive: fence it off before doing anything.
+        const claim = await this.#engine.send({ type: 'ClaimJob', jobId: task.jobId, epoch: state.epoch, worker: this.name });
+        const tail = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: state.lastSeq });
+        state = foldEvents(task.jobId, tail.events, state);
+        log.info({ epoch: claim.epoch }, 'claimed job from a previous delivery');
+      }
+      const workflow = this.#workflows.get(state.workflow);
+      if (!workflow) return await this.#failUnknown(state);
+      const outcome = await new JobRun({
+        state,
+        workflow: workflow as Workflow,
+        engine: this.#engine,
+        worker: this.name,
+        clock: this.#clock,
+        logger: log,
+        maxInProcessWaitMs: this.#maxInProcessWaitMs,
+        signal: this.#shutdown.signal,
+      }).run();
+      return this.#settle(outcome, log);
+    } catch (error) {
+      return this.#settle({ kind: 'aborted', error }, log);
+    }
+  }
+
+  #settle(outcome: RunOutcome, log: Logger): 'ack' | { retryInMs: number } {
+    if (outcome.kind !== 'aborted') {
+      log.debug({ outcome: outcome.kind }, 'task done');
+      return 'ack';
+    }
+    const name = (outcome.error as Error)?.name;
+    if (FENCED.has(name)) {
+      log.info({ reason: name }, 'another delivery holds the job; letting go');
+      return 'ack';
+    }
+    if (this.#shutdown.signal.aborted) return { retryInMs: 0 };
+    log.warn({ err: outcome.error }, 'could not advance the job; the task will come back');
+    return { retryInMs: 1000 };
+  }
+
+  /** No worker of this deployment knows the workflow: the job fails with a clear error in its log. */
+  async #failUnknown(state: JobState): Promise<'ack'> {
+    const known = [...this.#workflows.keys()].join(', ') || 'none';
+    const error = new Error(`workflow "${state.workflow}" is not registered with worker ${this.name} (it has: ${known})`);
+    error.name = 'UnknownWorkflowError';
+    await this.#engine.send({
+      type: 'AppendEvents',
+      jobId: state.jobId,
+      expectedSeq: state.lastSeq,
+      epoch: state.epoch,
+      events: [{ type: 'JobFailed', failure: toFailure(error), failedAt: this.#clock() }],
+    });
+    return 'ack';
+  }
+}
+
+function hasOpenAttempt(state: JobState): boolean {
+  return state.journal.some((entry) => entry.kind === 'step' && entry.status === 'running');
+}
