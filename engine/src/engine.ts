@@ -12,6 +12,7 @@ import {
   isFinished,
   type JobEvent,
   type JobState,
+  type RecordedEvent,
   parseCommand,
   type Reply,
   type StartJob,
@@ -52,6 +53,14 @@ export interface EngineOptions {
   readonly timerPollMs?: number;
   /** @default 30000 */
   readonly timerLeaseMs?: number;
+  /** Told of every committed append, in commit order per job (for live views such as `ratchet dev`). */
+  readonly observer?: (change: JobChange) => void;
+}
+
+/** A committed append: the job's state after it and the events as recorded. */
+export interface JobChange {
+  readonly state: JobState;
+  readonly events: readonly RecordedEvent[];
 }
 
 /**
@@ -77,6 +86,7 @@ export class Engine {
   readonly #timers: TimerLoop;
   readonly #registry: WorkflowRegistry;
   readonly #subscriptions: Subscription[] = [];
+  readonly #observer: ((change: JobChange) => void) | undefined;
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -103,6 +113,7 @@ export class Engine {
       leaseMs: options.timerLeaseMs ?? 30_000,
     });
     this.#registry = new WorkflowRegistry({ ttlMs: 15_000, clock: this.#clock });
+    this.#observer = options.observer;
   }
 
   /** Migrates the store, starts serving, fires due timers and re-dispatches runnable jobs. */
@@ -110,7 +121,7 @@ export class Engine {
     await this.#store.migrate();
     await this.#transport.ensureTaskQueue(this.#queue);
     this.#subscriptions.push(
-      this.#transport.serve(this.#subjects.commands, (payload) => this.#serve(payload)),
+      this.#transport.serve(this.#subjects.commands, (payload) => this.handleCommand(payload)),
       this.#transport.subscribe(this.#subjects.announcements, (payload) => this.#onAnnounce(payload)),
     );
     this.#timers.start();
@@ -145,7 +156,8 @@ export class Engine {
     }
   }
 
-  async #serve(payload: Uint8Array): Promise<Uint8Array> {
+  /** Decodes, validates and carries out a command; always answers with an encoded reply envelope. */
+  async handleCommand(payload: Uint8Array): Promise<Uint8Array> {
     let reply: Reply<unknown>;
     try {
       if (payload.byteLength > this.#maxPayloadBytes) {
@@ -183,6 +195,7 @@ export class Engine {
       ];
     });
     const created = written.events.length > 0;
+    this.#afterWrite(written);
     if (created) {
       this.#logger.debug({ jobId, workflow: command.workflow }, 'job started');
       await this.#dispatch({ type: 'AdvanceJob', jobId, epoch: 1 });
@@ -256,7 +269,11 @@ export class Engine {
   }
 
   /** Effects of a committed append: wake the timer loop, announce a finished job. */
-  #afterWrite({ before, after }: Written): void {
+  #afterWrite({ before, after, events }: Written): void {
+    if (this.#observer && events.length > 0) {
+      const recordedAt = after.updatedAt;
+      this.#observer({ state: after, events: events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event })) });
+    }
     for (const timer of Object.values(after.timers)) {
       if (!before.timers[timer.timerId]) this.#timers.wake(timer.fireAt);
     }

@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr';
 
 /** The one msgpackr instance: every event, command, reply and task crosses the wire through it. */
-const packr = new Packr({ useRecords: false, moreTypes: false });
+const packr = new Packr({ useRecords: false, moreTypes: false, useBigIntExtension: true });
 
 /** Raised when bytes are not a valid message or a value cannot be encoded. */
 export class CodecError extends Error {

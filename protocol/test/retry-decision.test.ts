@@ -22,3 +22,31 @@ describe('seededRandom', () => {
     expect(values.filter((v) => v < 0.5).length).toBeGreaterThan(400);
   });
 });
+
+describe('decideRetry limits', () => {
+  const policy = resolveRetryPolicy({ maximumAttempts: 3, initialInterval: 100, nonRetryable: ['ValidationError'] });
+  const failed = (attempt: number, failure: object) => ({ jobId: 'j', stepId: 2, attempt, failedAt: 0, failure: { name: 'Error', message: 'x', ...failure } });
+
+  it('stops after the last attempt, for non-retryable errors and for listed names', () => {
+    expect(decideRetry(policy, failed(3, {}))).toEqual({ retry: false, reason: 'all 3 attempts failed' });
+    expect(decideRetry(policy, failed(1, { nonRetryable: true, name: 'NonRetryableError' }))).toMatchObject({ retry: false });
+    expect(decideRetry(policy, failed(1, { name: 'ValidationError' }))).toMatchObject({ retry: false });
+  });
+
+  it('honours retryAfter over the backoff', () => {
+    expect(decideRetry(policy, failed(1, { retryAfterMs: 5000 }))).toEqual({ retry: true, attempt: 2, at: 5000 });
+  });
+
+  it('computes the same jittered instant for the same job, step and attempt', () => {
+    const full = resolveRetryPolicy({ jitter: 'full', initialInterval: 1000, maximumAttempts: 5 });
+    const a = decideRetry(full, failed(2, {}));
+    const b = decideRetry(full, failed(2, {}));
+    expect(a).toEqual(b);
+    expect(a.retry && a.at).toBeGreaterThanOrEqual(0);
+    expect(a.retry && a.at).toBeLessThan(2000);
+    const equal = resolveRetryPolicy({ jitter: 'equal', initialInterval: 1000, maximumAttempts: 5 });
+    const c = decideRetry(equal, failed(1, {}));
+    expect(c.retry && c.at).toBeGreaterThanOrEqual(500);
+    expect(c.retry && c.at).toBeLessThan(1000);
+  });
+});

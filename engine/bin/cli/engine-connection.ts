@@ -1,0 +1,56 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type CommandReplies, decode, type EngineCommand, encode, type Reply, subjectsFor } from '@ratchet/protocol';
+import { EngineClient, EngineError } from '@ratchet/sdk';
+import { NatsTransport } from '@ratchet/sdk/transport';
+
+/** What the job commands of the CLI need from an engine. */
+export interface EngineConnection {
+  send<C extends EngineCommand>(command: C): Promise<CommandReplies[C['type']]>;
+  close(): Promise<void>;
+}
+
+/** Where `ratchet dev` says it can be reached. */
+export interface DevEndpoint {
+  readonly pid: number;
+  readonly port: number;
+}
+
+export const DEV_ENDPOINT_FILE = 'dev.json';
+
+/**
+ * Connects to a running `ratchet dev` (found through `<dataDir>/dev.json`) when no NATS URL is
+ * given, otherwise to the engine behind NATS.
+ */
+export async function connectToEngine(options: { natsUrl: string | undefined; dataDir: string; prefix: string }): Promise<EngineConnection> {
+  if (!options.natsUrl) {
+    const dev = await readDevEndpoint(options.dataDir);
+    if (dev) return httpConnection(dev.port);
+  }
+  const transport = await NatsTransport.connect({ servers: options.natsUrl ?? 'nats://127.0.0.1:4222', name: 'ratchet-cli' });
+  const engine = new EngineClient({ transport, subjects: subjectsFor(options.prefix) });
+  return { send: (command) => engine.send(command), close: () => transport.close() };
+}
+
+async function readDevEndpoint(dataDir: string): Promise<DevEndpoint | undefined> {
+  try {
+    const endpoint = JSON.parse(await readFile(join(dataDir, DEV_ENDPOINT_FILE), 'utf8')) as DevEndpoint;
+    process.kill(endpoint.pid, 0); // throws when that process is gone
+    return endpoint;
+  } catch {
+    return undefined;
+  }
+}
+
+function httpConnection(port: number): EngineConnection {
+  return {
+    async send(command) {
+      const response = await fetch(`http://127.0.0.1:${port}/api/commands`, { method: 'POST', body: Buffer.from(encode(command)) });
+      if (!response.ok) throw new Error(`ratchet dev answered HTTP ${response.status}: ${await response.text()}`);
+      const reply = decode(new Uint8Array(await response.arrayBuffer())) as Reply<never>;
+      if (!reply.ok) throw new EngineError(reply.error);
+      return reply.value;
+    },
+    close: async () => {},
+  };
+}

@@ -1,0 +1,65 @@
+import { isFinished, type JobSummary } from '@ratchet/protocol';
+import { formatTimeline, timeline } from '@ratchet/engine';
+import type { EngineConnection } from './engine-connection.ts';
+
+/** `ratchet start`: starts a job by workflow name; with `wait`, prints its output when it finishes. */
+export async function startJob(
+  engine: EngineConnection,
+  options: { workflow: string; input: string | undefined; jobId: string | undefined; wait: boolean },
+): Promise<number> {
+  let input: unknown;
+  try {
+    input = options.input === undefined ? undefined : JSON.parse(options.input);
+  } catch (error) {
+    throw new Error(`--input is not valid JSON: ${(error as Error).message}`);
+  }
+  const reply = await engine.send({ type: 'StartJob', workflow: options.workflow, input, ...(options.jobId ? { jobId: options.jobId } : {}) });
+  process.stdout.write(`${reply.jobId}${reply.created ? '' : ' (existing job)'}\n`);
+  if (!options.wait) return 0;
+  const job = await waitFinished(engine, reply.jobId);
+  process.stdout.write(`${JSON.stringify(job.status === 'completed' ? job.output : job.failure, null, 2) ?? 'undefined'}\n`);
+  return job.status === 'completed' ? 0 : 1;
+}
+
+/** `ratchet status`. */
+export async function showStatus(engine: EngineConnection, jobId: string, json: boolean): Promise<number> {
+  const job = await engine.send({ type: 'GetJob', jobId });
+  if (json) {
+    process.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `job       ${job.jobId}`,
+    `workflow  ${job.workflow}${job.version ? ` v${job.version}` : ''}`,
+    `status    ${job.status}`,
+    `started   ${new Date(job.startedAt).toISOString()}`,
+    `updated   ${new Date(job.updatedAt).toISOString()}  (seq ${job.lastSeq}, epoch ${job.epoch})`,
+  ];
+  if (job.finishedAt !== undefined) lines.push(`finished  ${new Date(job.finishedAt).toISOString()}  (${job.finishedAt - job.startedAt} ms)`);
+  if (job.status === 'completed') lines.push(`output    ${JSON.stringify(job.output)}`);
+  if (job.failure) lines.push(`error     ${job.failure.name}: ${job.failure.message}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+/** `ratchet history`: every event with seq, time, type, step, attempt and error. */
+export async function showHistory(engine: EngineConnection, jobId: string, json: boolean): Promise<number> {
+  const { events } = await engine.send({ type: 'ReadHistory', jobId, afterSeq: 0 });
+  const rows = timeline(jobId, events);
+  if (json) {
+    const full = rows.map((row, i) => ({ ...row, event: events[i]?.event }));
+    process.stdout.write(`${JSON.stringify(full, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${formatTimeline(rows)}\n`);
+  }
+  return 0;
+}
+
+async function waitFinished(engine: EngineConnection, jobId: string): Promise<JobSummary> {
+  for (;;) {
+    const job = await engine.send({ type: 'GetJob', jobId });
+    if (isFinished(job)) return job;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+

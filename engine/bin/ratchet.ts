@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// The `ratchet` command: the composition root. It alone reads process.env and wires the
+// engine, worker, sdk and store packages together; the packages' own sources never import
+// each other against the arrows.
+import { parseArgs } from 'node:util';
+import { runDev } from './cli/dev.ts';
+import { connectToEngine } from './cli/engine-connection.ts';
+import { showHistory, showStatus, startJob } from './cli/jobs.ts';
+import { runEngine, runWorker } from './cli/servers.ts';
+
+const USAGE = `usage: ratchet <command> [options]
+
+  dev [--workflows <module>] [--data-dir .ratchet] [--main] [--quiet]
+        engine + worker in one process, the log in PGlite under --data-dir
+  engine                          serve against DATABASE_URL (Postgres) and NATS_URL
+  worker --workflows <module>     run the module's workflows, tasks from NATS_URL
+  start <workflow> [--input <json>] [--job-id <id>] [--wait]
+  status <jobId> [--json]
+  history <jobId> [--json]
+
+Job commands talk to a running \`ratchet dev\` in --data-dir, or to NATS_URL when it is set.
+Environment: DATABASE_URL, NATS_URL, RATCHET_PREFIX (default ratchet), RATCHET_LOG_LEVEL (default info).`;
+
+const DEFAULT_WORKFLOWS = new URL('../../sdk/examples/orders.ts', import.meta.url).pathname;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      workflows: { type: 'string' },
+      'data-dir': { type: 'string', default: '.ratchet' },
+      main: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      input: { type: 'string' },
+      'job-id': { type: 'string' },
+      wait: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      concurrency: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const env = process.env;
+  const prefix = env.RATCHET_PREFIX ?? 'ratchet';
+  const logLevel = env.RATCHET_LOG_LEVEL ?? 'info';
+  const dataDir = values['data-dir'];
+  const natsUrl = env.NATS_URL;
+  const need = (value: string | undefined, what: string): string => {
+    if (!value) throw new UsageError(`ratchet ${command} needs ${what}`);
+    return value;
+  };
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  switch (command) {
+    case 'dev':
+      await runDev({ workflows: values.workflows ?? DEFAULT_WORKFLOWS, dataDir, main: values.main, quiet: values.quiet });
+      return 0;
+    case 'engine':
+      await runEngine({ databaseUrl: need(env.DATABASE_URL, 'DATABASE_URL'), natsUrl: natsUrl ?? 'nats://127.0.0.1:4222', prefix, logLevel });
+      return 0;
+    case 'worker':
+      await runWorker({
+        workflows: need(values.workflows, '--workflows <module>'),
+        natsUrl: natsUrl ?? 'nats://127.0.0.1:4222',
+        prefix,
+        logLevel,
+        ...(values.concurrency ? { concurrency: Number(values.concurrency) } : {}),
+      });
+      return 0;
+    case 'start':
+    case 'status':
+    case 'history': {
+      const target = need(positionals[0], command === 'start' ? 'a workflow name' : 'a job id');
+      const engine = await connectToEngine({ natsUrl, dataDir, prefix });
+      try {
+        if (command === 'start') return await startJob(engine, { workflow: target, input: values.input, jobId: values['job-id'], wait: values.wait });
+        if (command === 'status') return await showStatus(engine, target, values.json);
+        return await showHistory(engine, target, values.json);
+      } finally {
+        await engine.close();
+      }
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`ratchet: ${error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error)}\n`);
+    if (error instanceof UsageError) process.stderr.write(`\n${USAGE}\n`);
+    process.exit(error instanceof UsageError ? 2 : 1);
+  },
+);
