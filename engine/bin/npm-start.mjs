@@ -11,9 +11,19 @@ const node = join(root, 'node_modules', '.bin', 'node');
 const ready = existsSync(node) && existsSync(join(root, 'node_modules', '@ratchet', 'engine'));
 if (!ready) {
   console.log('Installing dependencies (first run)...');
-  const install = spawnSync('npm', [existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  const install = spawnSync('npm', [existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (install.status !== 0) process.exit(install.status ?? 1);
 }
-const args = [join(root, 'engine', 'bin', 'ratchet.ts'), 'dev', '--workflows', join(root, 'sdk', 'examples', 'orders.ts'), '--main', ...process.argv.slice(2)];
+const args = [
+  join(root, 'engine', 'bin', 'ratchet.ts'),
+  'dev',
+  '--workflows',
+  join(root, 'sdk', 'examples', 'orders.ts'),
+  '--main',
+  ...process.argv.slice(2),
+];
 const run = spawnSync(node, args, { cwd: root, stdio: 'inherit' });
 process.exit(run.status ?? 1);

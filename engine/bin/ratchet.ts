@@ -59,7 +59,12 @@ async function main(argv: readonly string[]): Promise<number> {
       await runDev({ workflows: values.workflows ?? DEFAULT_WORKFLOWS, dataDir, main: values.main, quiet: values.quiet });
       return 0;
     case 'engine':
-      await runEngine({ databaseUrl: need(env.DATABASE_URL, 'DATABASE_URL'), natsUrl: natsUrl ?? 'nats://127.0.0.1:4222', prefix, logLevel });
+      await runEngine({
+        databaseUrl: need(env.DATABASE_URL, 'DATABASE_URL'),
+        natsUrl: natsUrl ?? 'nats://127.0.0.1:4222',
+        prefix,
+        logLevel,
+      });
       return 0;
     case 'worker':
       await runWorker({
@@ -76,7 +81,8 @@ async function main(argv: readonly string[]): Promise<number> {
       const target = need(positionals[0], command === 'start' ? 'a workflow name' : 'a job id');
       const engine = await connectToEngine({ natsUrl, dataDir, prefix });
       try {
-        if (command === 'start') return await startJob(engine, { workflow: target, input: values.input, jobId: values['job-id'], wait: values.wait });
+        if (command === 'start')
+          return await startJob(engine, { workflow: target, input: values.input, jobId: values['job-id'], wait: values.wait });
         if (command === 'status') return await showStatus(engine, target, values.json);
         return await showHistory(engine, target, values.json);
       } finally {
@@ -93,7 +99,9 @@ class UsageError extends Error {}
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`ratchet: ${error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error)}\n`);
+    process.stderr.write(
+      `ratchet: ${error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error)}\n`,
+    );
     if (error instanceof UsageError) process.stderr.write(`\n${USAGE}\n`);
     process.exit(error instanceof UsageError ? 2 : 1);
   },

@@ -12,8 +12,8 @@ import {
   isFinished,
   type JobEvent,
   type JobState,
-  type RecordedEvent,
   parseCommand,
+  type RecordedEvent,
   type Reply,
   type StartJob,
   type Subjects,
@@ -24,7 +24,7 @@ import {
 } from '@ratchet/protocol';
 import type { Subscription, TaskQueue, Transport } from '@ratchet/sdk/transport';
 import type { DueTimer, EventStore } from '@ratchet/store';
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { GroupCommit } from './group-commit.ts';
 import { JobCache } from './job-cache.ts';
 import { JobWriter, summarize, type Written } from './job-writer.ts';
@@ -161,7 +161,10 @@ export class Engine {
     let reply: Reply<unknown>;
     try {
       if (payload.byteLength > this.#maxPayloadBytes) {
-        throw new Refusal('PayloadTooLargeError', `command of ${payload.byteLength} bytes exceeds the limit of ${this.#maxPayloadBytes} bytes`);
+        throw new Refusal(
+          'PayloadTooLargeError',
+          `command of ${payload.byteLength} bytes exceeds the limit of ${this.#maxPayloadBytes} bytes`,
+        );
       }
       reply = { ok: true, value: await this.execute(parseCommand(decode(payload))) };
     } catch (error) {
@@ -207,7 +210,10 @@ export class Engine {
     const written = await this.#writer.write(command.jobId, (state) => {
       this.#expectRunning(state);
       if (command.epoch !== state.epoch) {
-        throw new Refusal('StaleEpochError', `epoch ${command.epoch} of job ${state.jobId} is stale: the job moved on to epoch ${state.epoch}`);
+        throw new Refusal(
+          'StaleEpochError',
+          `epoch ${command.epoch} of job ${state.jobId} is stale: the job moved on to epoch ${state.epoch}`,
+        );
       }
       if (command.expectedSeq !== state.lastSeq) {
         throw new Refusal('SeqConflictError', `job ${state.jobId} is at seq ${state.lastSeq}, not ${command.expectedSeq}`);
@@ -241,7 +247,13 @@ export class Engine {
           name: 'WorkerLostError',
           message: `attempt ${open.attempt} of step "${entry.name}" was interrupted: worker ${open.worker} (epoch ${open.epoch}) stopped before finishing it`,
         };
-        const decision = decideRetry(entry.policy, { jobId: state.jobId, stepId: entry.position, attempt: open.attempt, failedAt: now, failure });
+        const decision = decideRetry(entry.policy, {
+          jobId: state.jobId,
+          stepId: entry.position,
+          attempt: open.attempt,
+          failedAt: now,
+          failure,
+        });
         const stepId = entry.position;
         if (decision.retry) {
           events.push(
@@ -313,7 +325,10 @@ export class Engine {
     try {
       const announced = decode(payload) as WorkerAnnounced;
       if (typeof announced?.worker !== 'string' || !Array.isArray(announced.workflows)) throw new Error('not a worker announcement');
-      this.#registry.announce(announced.worker, announced.workflows.filter((name): name is string => typeof name === 'string'));
+      this.#registry.announce(
+        announced.worker,
+        announced.workflows.filter((name): name is string => typeof name === 'string'),
+      );
     } catch (error) {
       this.#logger.warn({ err: error }, 'ignored a malformed worker announcement');
     }

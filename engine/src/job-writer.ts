@@ -1,11 +1,4 @@
-import {
-  foldEvents,
-  type JobEvent,
-  type JobState,
-  type JobSummary,
-  type RecordedEvent,
-  type TimerState,
-} from '@ratchet/protocol';
+import { foldEvents, type JobEvent, type JobState, type JobSummary, type RecordedEvent, type TimerState } from '@ratchet/protocol';
 import type { EventStore, JobRow } from '@ratchet/store';
 import type { GroupCommit } from './group-commit.ts';
 import type { JobCache } from './job-cache.ts';

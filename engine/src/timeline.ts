@@ -32,7 +32,12 @@ export function timelineRow({ seq, recordedAt, event }: RecordedEvent, state: Jo
     case 'StepStarted':
       return { ...base, step: event.name, attempt: event.attempt, detail: `worker ${event.worker}, epoch ${event.epoch}` };
     case 'StepCompleted':
-      return { ...base, step: stepName(event.stepId), attempt: event.attempt, detail: `took ${event.completedAt - startedAt(state, event.stepId, event.attempt)} ms` };
+      return {
+        ...base,
+        step: stepName(event.stepId),
+        attempt: event.attempt,
+        detail: `took ${event.completedAt - startedAt(state, event.stepId, event.attempt)} ms`,
+      };
     case 'StepFailed':
       return {
         ...base,
@@ -76,8 +81,19 @@ function preview(value: unknown): string {
 /** Renders rows as an aligned text table. */
 export function formatTimeline(rows: readonly TimelineRow[]): string {
   const header = ['seq', 'time', 'type', 'step', 'attempt', 'error / detail'];
-  const cells = rows.map((r) => [String(r.seq), r.time, r.type, r.step ?? '', r.attempt === undefined ? '' : String(r.attempt), [r.error, r.detail].filter(Boolean).join('  ')]);
+  const cells = rows.map((r) => [
+    String(r.seq),
+    r.time,
+    r.type,
+    r.step ?? '',
+    r.attempt === undefined ? '' : String(r.attempt),
+    [r.error, r.detail].filter(Boolean).join('  '),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
-  const line = (c: readonly string[]) => c.map((cell, i) => (i === c.length - 1 ? cell : cell.padEnd(widths[i] as number))).join('  ').trimEnd();
+  const line = (c: readonly string[]) =>
+    c
+      .map((cell, i) => (i === c.length - 1 ? cell : cell.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...cells.map(line)].join('\n');
 }

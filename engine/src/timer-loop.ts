@@ -1,5 +1,4 @@
-import type { EventStore } from '@ratchet/store';
-import type { DueTimer } from '@ratchet/store';
+import type { DueTimer, EventStore } from '@ratchet/store';
 import type { Logger } from 'pino';
 
 export interface TimerLoopOptions {

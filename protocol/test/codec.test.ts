@@ -37,7 +37,9 @@ describe('validation', () => {
   it('rejects retry policies that make no sense, naming the field', () => {
     expect(() => resolveRetryPolicy({ maximumAttempts: 0 })).toThrow('maximumAttempts must be an integer >= 1, got 0');
     expect(() => resolveRetryPolicy({ backoffCoefficient: 0.5 })).toThrow('backoffCoefficient must be a number >= 1');
-    expect(() => resolveRetryPolicy({ initialInterval: '2s', maximumInterval: '1s' })).toThrow('maximumInterval (1000 ms) is shorter than initialInterval (2000 ms)');
+    expect(() => resolveRetryPolicy({ initialInterval: '2s', maximumInterval: '1s' })).toThrow(
+      'maximumInterval (1000 ms) is shorter than initialInterval (2000 ms)',
+    );
     expect(() => resolveRetryPolicy({ initialInterval: 'soon' as never })).toThrow('initialInterval "soon" is not a duration');
     expect(resolveRetryPolicy({})).toEqual({
       initialIntervalMs: 1000,

@@ -42,7 +42,11 @@ describe('the fold', () => {
     expect(state.epoch).toBe(2);
     expect(state.lastSeq).toBe(7);
     expect(state.journal.map((e) => e.kind)).toEqual(['step', 'value', 'sleep']);
-    expect(state.journal[0]).toMatchObject({ status: 'completed', output: 'r-1', attempts: [{ attempt: 1, status: 'completed', endedAt: 1010 }] });
+    expect(state.journal[0]).toMatchObject({
+      status: 'completed',
+      output: 'r-1',
+      attempts: [{ attempt: 1, status: 'completed', endedAt: 1010 }],
+    });
     expect(state.journal[2]).toMatchObject({ fired: true });
     expect(state.timers).toEqual({});
   });
@@ -60,9 +64,19 @@ describe('the fold', () => {
     expect(waiting.timers).toEqual({ 'retry:0:2': { timerId: 'retry:0:2', fireAt: 1200 } });
     // The next attempt cannot start while its timer is pending.
     expect(() => applyEvent(waiting, { seq: 5, recordedAt: 1150, event: stepStarted(0, 'charge', 2) })).toThrow(IllegalTransitionError);
-    const fired = applyEvent(waiting, { seq: 5, recordedAt: 1200, event: { type: 'TimerFired', timerId: 'retry:0:2', epoch: 2, firedAt: 1200 } });
+    const fired = applyEvent(waiting, {
+      seq: 5,
+      recordedAt: 1200,
+      event: { type: 'TimerFired', timerId: 'retry:0:2', epoch: 2, firedAt: 1200 },
+    });
     const second = applyEvent(fired, { seq: 6, recordedAt: 1201, event: stepStarted(0, 'charge', 2, 2) });
-    expect(second.journal[0]).toMatchObject({ status: 'running', attempts: [{ status: 'failed', failure }, { attempt: 2, status: 'running', epoch: 2 }] });
+    expect(second.journal[0]).toMatchObject({
+      status: 'running',
+      attempts: [
+        { status: 'failed', failure },
+        { attempt: 2, status: 'running', epoch: 2 },
+      ],
+    });
     expect(waiting.journal[0]).toMatchObject({ status: 'retrying' }); // applyEvent left its input alone
   });
 
@@ -95,7 +109,11 @@ describe('the fold', () => {
     const events: RecordedEvent[] = [{ seq: 1, recordedAt: 0, event: started }];
     for (let i = 0; events.length < 100_000; i++) {
       events.push({ seq: events.length + 1, recordedAt: 0, event: stepStarted(i, `s${i}`, 1) });
-      events.push({ seq: events.length + 1, recordedAt: 0, event: { type: 'StepCompleted', stepId: i, attempt: 1, output: i, completedAt: 0 } });
+      events.push({
+        seq: events.length + 1,
+        recordedAt: 0,
+        event: { type: 'StepCompleted', stepId: i, attempt: 1, output: i, completedAt: 0 },
+      });
     }
     const t0 = performance.now();
     const state = foldEvents('big', events.slice(0, 100_000));

@@ -25,7 +25,13 @@ describe('seededRandom', () => {
 
 describe('decideRetry limits', () => {
   const policy = resolveRetryPolicy({ maximumAttempts: 3, initialInterval: 100, nonRetryable: ['ValidationError'] });
-  const failed = (attempt: number, failure: object) => ({ jobId: 'j', stepId: 2, attempt, failedAt: 0, failure: { name: 'Error', message: 'x', ...failure } });
+  const failed = (attempt: number, failure: object) => ({
+    jobId: 'j',
+    stepId: 2,
+    attempt,
+    failedAt: 0,
+    failure: { name: 'Error', message: 'x', ...failure },
+  });
 
   it('stops after the last attempt, for non-retryable errors and for listed names', () => {
     expect(decideRetry(policy, failed(3, {}))).toEqual({ retry: false, reason: 'all 3 attempts failed' });

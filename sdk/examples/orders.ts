@@ -52,14 +52,25 @@ export const processOrder = defineWorkflow('process-order', async (ctx, order: O
     await pause(20);
     return { to: order.email, subject: `Order ${order.orderId} is on its way` };
   });
-  return { orderId: order.orderId, total, reservation: reservation.reservationId, charge: payment.chargeId, tracking: shipment.trackingNumber };
+  return {
+    orderId: order.orderId,
+    total,
+    reservation: reservation.reservationId,
+    charge: payment.chargeId,
+    tracking: shipment.trackingNumber,
+  };
 });
 
 /** Context `ratchet dev --main` passes to `main` (structural, to keep this file free of the CLI). */
 interface MainContext {
   readonly client: import('@ratchet/sdk').Client;
   readonly dataDir: string;
-  onChange(listener: (change: { state: { jobId: string }; events: readonly { event: { type: string; name?: string; attempt?: number } }[] }) => void): void;
+  onChange(
+    listener: (change: {
+      state: { jobId: string };
+      events: readonly { event: { type: string; name?: string; attempt?: number } }[];
+    }) => void,
+  ): void;
   crashWorker(): Promise<void>;
   log(message: string): void;
 }

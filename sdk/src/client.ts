@@ -1,7 +1,7 @@
 import {
   assertEncodable,
-  decode,
   type Duration,
+  decode,
   isFinished,
   type JobSummary,
   jobIdProblem,
@@ -43,7 +43,11 @@ export class Client {
   constructor(options: ClientOptions) {
     this.#transport = options.transport;
     this.#subjects = subjectsFor(options.prefix);
-    this.#engine = new EngineClient({ transport: options.transport, subjects: this.#subjects, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
+    this.#engine = new EngineClient({
+      transport: options.transport,
+      subjects: this.#subjects,
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    });
   }
 
   /** Starts `workflow` (a definition or a registered name) with `input`; returns a handle to the job. */
@@ -105,7 +109,9 @@ export class JobHandle<O = unknown> {
       resolveNotice = resolve;
     });
     // Subscribe before asking, so a job finishing in between is not missed.
-    const subscription = this.#transport.subscribe(this.#subjects.finished(this.jobId), (payload) => resolveNotice(decode(payload) as JobSummary));
+    const subscription = this.#transport.subscribe(this.#subjects.finished(this.jobId), (payload) =>
+      resolveNotice(decode(payload) as JobSummary),
+    );
     let timer: NodeJS.Timeout | undefined;
     try {
       const current = await this.status();

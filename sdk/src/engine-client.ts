@@ -1,11 +1,4 @@
-import {
-  type CommandReplies,
-  decode,
-  type EngineCommand,
-  encode,
-  type Reply,
-  type Subjects,
-} from '@ratchet/protocol';
+import { type CommandReplies, decode, type EngineCommand, encode, type Reply, type Subjects } from '@ratchet/protocol';
 import { EngineError } from './errors.ts';
 import type { Transport } from './transport/index.ts';
 

@@ -1,2 +1,3 @@
-export { type TestDatabase, testDatabase, testNats } from './isolation.ts';
+export { deleteStreams, type TestDatabase, testDatabase, testNats } from './isolation.ts';
 export { findServers, isListening, type Servers } from './servers.ts';
+export { quietLogger, STACK_KINDS, type Stack, type StackKind, startStack } from './stack.ts';

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 
@@ -36,4 +38,17 @@ export async function testDatabase(): Promise<TestDatabase> {
 /** The NATS URL and a subject prefix no other test file uses. */
 export function testNats(): { readonly url: string; readonly prefix: string } {
   return { url: inject('natsUrl'), prefix: `t${randomBytes(5).toString('hex')}` };
+}
+
+/** Deletes the JetStream streams a test file created under `prefix`, so runs leave nothing behind. */
+export async function deleteStreams(natsUrl: string, prefix: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for await (const name of jsm.streams.names()) {
+      if (name.toLowerCase().startsWith(prefix.toLowerCase())) await jsm.streams.delete(name);
+    }
+  } finally {
+    await nc.close();
+  }
 }

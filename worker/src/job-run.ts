@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import {
   assertEncodable,
   decideRetry,
-  fromFailure,
   type Failure,
+  fromFailure,
   type JobEvent,
   type JobState,
   type JournalEntry,
@@ -244,7 +244,14 @@ export class JobRun {
     const controller = new AbortController();
     const onRunAbort = () => controller.abort(new Error('the run was aborted'));
     this.#stepAbort.signal.addEventListener('abort', onRunAbort, { once: true });
-    const info: StepInfo = { jobId: this.#jobId, stepId, name, attempt, idempotencyKey: `${this.#jobId}:${stepId}`, signal: controller.signal };
+    const info: StepInfo = {
+      jobId: this.#jobId,
+      stepId,
+      name,
+      attempt,
+      idempotencyKey: `${this.#jobId}:${stepId}`,
+      signal: controller.signal,
+    };
     let timer: NodeJS.Timeout | undefined;
     try {
       const work = Promise.resolve().then(() => fn(info));

@@ -14,7 +14,7 @@ import {
 } from '@ratchet/protocol';
 import { EngineClient, type Workflow } from '@ratchet/sdk';
 import type { TaskConsumer, TaskDelivery, Transport } from '@ratchet/sdk/transport';
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { JobRun, type RunOutcome } from './job-run.ts';
 
 export interface WorkerOptions {
@@ -71,6 +71,7 @@ export class Worker {
   #consumer: TaskConsumer | undefined;
   #loop: Promise<void> | undefined;
   #announcer: NodeJS.Timeout | undefined;
+  #abandoned = false;
 
   constructor(options: WorkerOptions) {
     this.#transport = options.transport;
@@ -130,6 +131,19 @@ export class Worker {
     this.#logger.info('worker stopped');
   }
 
+  /**
+   * Simulates a crash, for tests and demos: stops taking tasks and walks away from in-flight
+   * jobs without acknowledging or heartbeating them, so they are delivered to another worker.
+   * Their step functions cannot be stopped inside the process; whatever they append later is
+   * fenced off by the engine.
+   */
+  async abandon(): Promise<void> {
+    this.#abandoned = true;
+    clearInterval(this.#announcer);
+    await this.#consumer?.stop();
+    await this.#loop;
+  }
+
   #announce(): void {
     const announced: WorkerAnnounced = { worker: this.name, workflows: [...this.#workflows.keys()] };
     this.#transport.publish(this.#subjects.announcements, encode(announced));
@@ -154,9 +168,16 @@ export class Worker {
     }
     let finish!: () => void;
     this.#running.set(task.jobId, { epoch: task.epoch, done: new Promise((resolve) => (finish = resolve)) });
-    const heartbeat = setInterval(() => delivery.working(), Math.max(50, Math.floor(this.#ackWaitMs / 3)));
+    const heartbeat = setInterval(
+      () => {
+        if (this.#abandoned) clearInterval(heartbeat);
+        else delivery.working();
+      },
+      Math.max(50, Math.floor(this.#ackWaitMs / 3)),
+    );
     try {
       const settle = await this.#advance(task, delivery);
+      if (this.#abandoned) return;
       if (settle === 'ack') delivery.ack();
       else delivery.nak(settle.retryInMs);
     } finally {

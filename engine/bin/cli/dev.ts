@@ -31,7 +31,15 @@ export async function runDev(options: DevOptions): Promise<void> {
   if (!options.quiet) listeners.push(printChange);
   const engine = new Engine({ store, transport, logger, observer: (change) => listeners.forEach((listener) => listener(change)) });
   // Short ack wait: in one process a crashed worker's task should come back quickly.
-  const newWorker = () => new Worker({ transport, workflows: module.workflows, logger, ackWaitMs: 2000, shutdownGraceMs: 0, name: `dev-worker-${Date.now().toString(36)}` });
+  const newWorker = () =>
+    new Worker({
+      transport,
+      workflows: module.workflows,
+      logger,
+      ackWaitMs: 2000,
+      shutdownGraceMs: 0,
+      name: `dev-worker-${Date.now().toString(36)}`,
+    });
   let worker = newWorker();
   const http = new HttpCommandServer({ serve: (payload) => engine.handleCommand(payload), maxBytes: 1024 * 1024 });
 
@@ -39,7 +47,9 @@ export async function runDev(options: DevOptions): Promise<void> {
   await worker.start();
   const port = await http.listen();
   await writeFile(join(options.dataDir, DEV_ENDPOINT_FILE), JSON.stringify({ pid: process.pid, port }));
-  log(`ratchet dev: ${module.workflows.length} workflow(s) [${module.workflows.map((w) => w.name).join(', ')}], log in ${join(options.dataDir, 'pgdata')}, commands on http://127.0.0.1:${port}/api/commands`);
+  log(
+    `ratchet dev: ${module.workflows.length} workflow(s) [${module.workflows.map((w) => w.name).join(', ')}], log in ${join(options.dataDir, 'pgdata')}, commands on http://127.0.0.1:${port}/api/commands`,
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = () => {

@@ -22,7 +22,11 @@ export const DEV_ENDPOINT_FILE = 'dev.json';
  * Connects to a running `ratchet dev` (found through `<dataDir>/dev.json`) when no NATS URL is
  * given, otherwise to the engine behind NATS.
  */
-export async function connectToEngine(options: { natsUrl: string | undefined; dataDir: string; prefix: string }): Promise<EngineConnection> {
+export async function connectToEngine(options: {
+  natsUrl: string | undefined;
+  dataDir: string;
+  prefix: string;
+}): Promise<EngineConnection> {
   if (!options.natsUrl) {
     const dev = await readDevEndpoint(options.dataDir);
     if (dev) return httpConnection(dev.port);

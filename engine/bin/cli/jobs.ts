@@ -1,5 +1,5 @@
-import { isFinished, type JobSummary } from '@ratchet/protocol';
 import { formatTimeline, timeline } from '@ratchet/engine';
+import { isFinished, type JobSummary } from '@ratchet/protocol';
 import type { EngineConnection } from './engine-connection.ts';
 
 /** `ratchet start`: starts a job by workflow name; with `wait`, prints its output when it finishes. */
@@ -13,7 +13,12 @@ export async function startJob(
   } catch (error) {
     throw new Error(`--input is not valid JSON: ${(error as Error).message}`);
   }
-  const reply = await engine.send({ type: 'StartJob', workflow: options.workflow, input, ...(options.jobId ? { jobId: options.jobId } : {}) });
+  const reply = await engine.send({
+    type: 'StartJob',
+    workflow: options.workflow,
+    input,
+    ...(options.jobId ? { jobId: options.jobId } : {}),
+  });
   process.stdout.write(`${reply.jobId}${reply.created ? '' : ' (existing job)'}\n`);
   if (!options.wait) return 0;
   const job = await waitFinished(engine, reply.jobId);
@@ -35,7 +40,8 @@ export async function showStatus(engine: EngineConnection, jobId: string, json: 
     `started   ${new Date(job.startedAt).toISOString()}`,
     `updated   ${new Date(job.updatedAt).toISOString()}  (seq ${job.lastSeq}, epoch ${job.epoch})`,
   ];
-  if (job.finishedAt !== undefined) lines.push(`finished  ${new Date(job.finishedAt).toISOString()}  (${job.finishedAt - job.startedAt} ms)`);
+  if (job.finishedAt !== undefined)
+    lines.push(`finished  ${new Date(job.finishedAt).toISOString()}  (${job.finishedAt - job.startedAt} ms)`);
   if (job.status === 'completed') lines.push(`output    ${JSON.stringify(job.output)}`);
   if (job.failure) lines.push(`error     ${job.failure.name}: ${job.failure.message}`);
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -62,4 +68,3 @@ async function waitFinished(engine: EngineConnection, jobId: string): Promise<Jo
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
-

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Client, Workflow } from '@ratchet/sdk';
 import type { JobChange } from '@ratchet/engine';
+import type { Client, Workflow } from '@ratchet/sdk';
 
 /** What `ratchet dev --main` hands a workflow module's `main` export. */
 export interface MainContext {
@@ -31,5 +31,11 @@ export async function loadWorkflows(path: string): Promise<WorkflowModule> {
 
 function isWorkflow(value: unknown): value is Workflow<never, unknown> {
   const candidate = value as Partial<Workflow> | null;
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.name === 'string' && typeof candidate.version === 'string' && typeof candidate.run === 'function';
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.name === 'string' &&
+    typeof candidate.version === 'string' &&
+    typeof candidate.run === 'function'
+  );
 }

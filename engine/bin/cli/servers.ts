@@ -26,7 +26,9 @@ export async function runEngine(options: ServerOptions & { readonly databaseUrl:
 }
 
 /** `ratchet worker`: runs the module's workflows, pulling tasks from NATS, until SIGINT/SIGTERM. */
-export async function runWorker(options: ServerOptions & { readonly workflows: string; readonly concurrency?: number; readonly ackWaitMs?: number }): Promise<void> {
+export async function runWorker(
+  options: ServerOptions & { readonly workflows: string; readonly concurrency?: number; readonly ackWaitMs?: number },
+): Promise<void> {
   const logger = pino({ level: options.logLevel });
   const module = await loadWorkflows(options.workflows);
   const transport = await NatsTransport.connect({ servers: options.natsUrl, name: 'ratchet-worker' });
