@@ -40,7 +40,7 @@ export class GroupCommit {
         const batch = this.#queue.splice(0, this.#maxBatch);
         try {
           const results = await this.#store.append(batch.map((p) => p.request));
-          batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
+          for (const [i, pending] of batch.entries()) pending.resolve(results[i] as AppendResult);
         } catch (error) {
           for (const pending of batch) pending.reject(error);
         }

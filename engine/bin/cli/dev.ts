@@ -29,7 +29,14 @@ export async function runDev(options: DevOptions): Promise<void> {
   const transport = new MemoryTransport();
   const listeners: ((change: JobChange) => void)[] = [];
   if (!options.quiet) listeners.push(printChange);
-  const engine = new Engine({ store, transport, logger, observer: (change) => listeners.forEach((listener) => listener(change)) });
+  const engine = new Engine({
+    store,
+    transport,
+    logger,
+    observer: (change) => {
+      for (const listener of listeners) listener(change);
+    },
+  });
   // Short ack wait: in one process a crashed worker's task should come back quickly.
   const newWorker = () =>
     new Worker({
