@@ -53,6 +53,12 @@ export interface EngineOptions {
   readonly timerPollMs?: number;
   /** @default 30000 */
   readonly timerLeaseMs?: number;
+  /**
+   * Set when workers run in the engine's process (`ratchet dev`): on start, no worker from
+   * before survives, so attempts left open are recorded as lost (and retried) at once.
+   * @default false
+   */
+  readonly workersRestartWithEngine?: boolean;
   /** Told of every committed append, in commit order per job (for live views such as `ratchet dev`). */
   readonly observer?: (change: JobChange) => void;
 }
@@ -87,6 +93,7 @@ export class Engine {
   readonly #registry: WorkflowRegistry;
   readonly #subscriptions: Subscription[] = [];
   readonly #observer: ((change: JobChange) => void) | undefined;
+  readonly #workersRestartWithEngine: boolean;
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -114,6 +121,7 @@ export class Engine {
     });
     this.#registry = new WorkflowRegistry({ ttlMs: 15_000, clock: this.#clock });
     this.#observer = options.observer;
+    this.#workersRestartWithEngine = options.workersRestartWithEngine ?? false;
   }
 
   /** Migrates the store, starts serving, fires due timers and re-dispatches runnable jobs. */
@@ -237,37 +245,39 @@ export class Engine {
       if (command.epoch !== state.epoch) {
         throw new Refusal('StaleEpochError', `job ${state.jobId} was claimed already (epoch ${state.epoch}, not ${command.epoch})`);
       }
-      const now = this.#clock();
-      const events: JobEvent[] = [{ type: 'JobClaimed', epoch: state.epoch + 1, worker: command.worker, claimedAt: now }];
-      for (const entry of state.journal) {
-        if (entry.kind !== 'step' || entry.status !== 'running') continue;
-        const open = entry.attempts.at(-1);
-        if (!open) continue;
-        const failure = {
-          name: 'WorkerLostError',
-          message: `attempt ${open.attempt} of step "${entry.name}" was interrupted: worker ${open.worker} (epoch ${open.epoch}) stopped before finishing it`,
-        };
-        const decision = decideRetry(entry.policy, {
-          jobId: state.jobId,
-          stepId: entry.position,
-          attempt: open.attempt,
-          failedAt: now,
-          failure,
-        });
-        const stepId = entry.position;
-        if (decision.retry) {
-          events.push(
-            { type: 'StepFailed', stepId, attempt: open.attempt, failure, failedAt: now, final: false },
-            { type: 'StepRetryScheduled', stepId, attempt: decision.attempt, at: now, durable: false },
-          );
-        } else {
-          events.push({ type: 'StepFailed', stepId, attempt: open.attempt, failure, failedAt: now, final: true, reason: decision.reason });
-        }
-      }
-      return events;
+      return this.#takeOver(state, command.worker);
     });
     this.#afterWrite(written);
     return { epoch: written.after.epoch, lastSeq: written.after.lastSeq };
+  }
+
+  /**
+   * Events that move a job to a new epoch for a new holder. Attempts the previous holder left
+   * open are recorded as lost and retried at once: they count as attempts, but the dependency
+   * did not fail, so no backoff applies.
+   */
+  #takeOver(state: JobState, worker: string): JobEvent[] {
+    const now = this.#clock();
+    const events: JobEvent[] = [{ type: 'JobClaimed', epoch: state.epoch + 1, worker, claimedAt: now }];
+    for (const entry of state.journal) {
+      const open = entry.kind === 'step' && entry.status === 'running' ? entry.attempts.at(-1) : undefined;
+      if (entry.kind !== 'step' || !open) continue;
+      const failure = {
+        name: 'WorkerLostError',
+        message: `attempt ${open.attempt} of step "${entry.name}" was interrupted: worker ${open.worker} (epoch ${open.epoch}) stopped before finishing it`,
+      };
+      const stepId = entry.position;
+      const decision = decideRetry(entry.policy, { jobId: state.jobId, stepId, attempt: open.attempt, failedAt: now, failure });
+      if (decision.retry) {
+        events.push(
+          { type: 'StepFailed', stepId, attempt: open.attempt, failure, failedAt: now, final: false },
+          { type: 'StepRetryScheduled', stepId, attempt: decision.attempt, at: now, durable: false },
+        );
+      } else {
+        events.push({ type: 'StepFailed', stepId, attempt: open.attempt, failure, failedAt: now, final: true, reason: decision.reason });
+      }
+    }
+    return events;
   }
 
   async #fireTimer(timer: DueTimer): Promise<void> {
@@ -306,7 +316,17 @@ export class Engine {
    */
   async #redispatch(): Promise<void> {
     const runnable = await this.#store.listRunnableJobs(10_000);
-    for (const job of runnable) await this.#dispatch({ type: 'AdvanceJob', jobId: job.jobId, epoch: job.epoch });
+    for (const job of runnable) {
+      let epoch = job.epoch;
+      if (this.#workersRestartWithEngine) {
+        const written = await this.#writer.write(job.jobId, (state) =>
+          state.status === 'running' && hasOpenAttempt(state) ? this.#takeOver(state, 'engine-restart') : [],
+        );
+        this.#afterWrite(written);
+        epoch = written.after.epoch;
+      }
+      await this.#dispatch({ type: 'AdvanceJob', jobId: job.jobId, epoch });
+    }
     if (runnable.length > 0) this.#logger.info({ jobs: runnable.length }, 'dispatched running jobs again');
   }
 
@@ -333,4 +353,8 @@ export class Engine {
       this.#logger.warn({ err: error }, 'ignored a malformed worker announcement');
     }
   }
+}
+
+function hasOpenAttempt(state: JobState): boolean {
+  return state.journal.some((entry) => entry.kind === 'step' && entry.status === 'running');
 }

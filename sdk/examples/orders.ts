@@ -114,5 +114,5 @@ export async function main({ client, dataDir, onChange, crashWorker, log }: Main
   });
   const output = await job.result();
   log(`order job ${jobId} completed: ${JSON.stringify(output)}`);
-  log(`see its history with: npm run ratchet -- history ${jobId} (while ratchet dev runs)`);
+  log(`its whole history: npm run ratchet -- history ${jobId}`);
 }

@@ -194,7 +194,13 @@ export class Worker {
       const history = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: 0 });
       let state = foldEvents(task.jobId, history.events);
       if (state.status === 'new' || isFinished(state) || task.epoch < state.epoch) return 'ack';
-      if (delivery.deliveryCount > 1 || hasOpenAttempt(state)) {
+      if (delivery.deliveryCount === 1 && hasOpenAttempt(state)) {
+        // A first delivery finding an attempt open is a duplicate of a task another worker holds:
+        // if that worker dies, its own task comes back redelivered and is claimed then.
+        log.debug('duplicate task for a job in progress elsewhere; dropped');
+        return 'ack';
+      }
+      if (delivery.deliveryCount > 1) {
         // The previous holder may still be alive: fence it off before doing anything.
         const claim = await this.#engine.send({ type: 'ClaimJob', jobId: task.jobId, epoch: state.epoch, worker: this.name });
         const tail = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: state.lastSeq });

@@ -33,6 +33,7 @@ export async function runDev(options: DevOptions): Promise<void> {
     store,
     transport,
     logger,
+    workersRestartWithEngine: true,
     observer: (change) => {
       for (const listener of listeners) listener(change);
     },

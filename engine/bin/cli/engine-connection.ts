@@ -1,8 +1,12 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Engine } from '@ratchet/engine';
 import { type CommandReplies, decode, type EngineCommand, encode, type Reply, subjectsFor } from '@ratchet/protocol';
 import { EngineClient, EngineError } from '@ratchet/sdk';
-import { NatsTransport } from '@ratchet/sdk/transport';
+import { MemoryTransport, NatsTransport } from '@ratchet/sdk/transport';
+import { PgliteEventStore } from '@ratchet/store';
+import { pino } from 'pino';
 
 /** What the job commands of the CLI need from an engine. */
 export interface EngineConnection {
@@ -19,8 +23,9 @@ export interface DevEndpoint {
 export const DEV_ENDPOINT_FILE = 'dev.json';
 
 /**
- * Connects to a running `ratchet dev` (found through `<dataDir>/dev.json`) when no NATS URL is
- * given, otherwise to the engine behind NATS.
+ * Without a NATS URL: connects to a running `ratchet dev` (found through `<dataDir>/dev.json`),
+ * or, when none runs, opens its log in `<dataDir>` directly (a job started that way runs when
+ * `ratchet dev` next starts). With one: the engine behind NATS.
  */
 export async function connectToEngine(options: {
   natsUrl: string | undefined;
@@ -30,6 +35,8 @@ export async function connectToEngine(options: {
   if (!options.natsUrl) {
     const dev = await readDevEndpoint(options.dataDir);
     if (dev) return httpConnection(dev.port);
+    const pgdata = join(options.dataDir, 'pgdata');
+    if (existsSync(pgdata)) return localConnection(pgdata);
   }
   const transport = await NatsTransport.connect({ servers: options.natsUrl ?? 'nats://127.0.0.1:4222', name: 'ratchet-cli' });
   const engine = new EngineClient({ transport, subjects: subjectsFor(options.prefix) });
@@ -56,5 +63,21 @@ function httpConnection(port: number): EngineConnection {
       return reply.value;
     },
     close: async () => {},
+  };
+}
+
+/** The dev log opened in this process: an engine that is not started, used for its commands only. */
+async function localConnection(pgdata: string): Promise<EngineConnection> {
+  const store = new PgliteEventStore({ dataDir: pgdata });
+  await store.migrate();
+  const transport = new MemoryTransport();
+  const engine = new Engine({ store, transport, logger: pino({ level: 'silent' }) });
+  await transport.ensureTaskQueue({ stream: 'RATCHET_TASKS', subject: 'ratchet.tasks.advance' });
+  return {
+    send: (command) => engine.execute(command) as never,
+    async close() {
+      await transport.close();
+      await store.close();
+    },
   };
 }
