@@ -48,6 +48,9 @@ export interface JobRunOptions {
   readonly signal: AbortSignal;
 }
 
+/** Thrown inside an active step to park the job on a durable wait once the step stops counting as active. */
+const PARK = Symbol('park');
+
 /** A promise that never settles: what a durable call returns once the run has let go of the job. */
 const parked = <T>(): Promise<T> => new Promise<T>(() => {});
 
@@ -221,7 +224,7 @@ export class JobRun {
         { type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: false },
         { type: 'StepRetryScheduled', stepId, attempt: decision.attempt, at: decision.at, durable },
       );
-      if (durable) return this.#durableWait();
+      if (durable) throw PARK;
       void this.#sync().catch(() => {});
       await this.#waitUntil(decision.at);
       attempt = decision.attempt;
@@ -308,10 +311,13 @@ export class JobRun {
     this.#activeSteps++;
     try {
       return await work();
+    } catch (error) {
+      if (error !== PARK) throw error;
     } finally {
       this.#activeSteps--;
       this.#maybePark();
     }
+    return this.#durableWait();
   }
 
   /** A wait the engine ends (timer): the run lets go of the job once nothing else is active. */

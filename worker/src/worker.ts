@@ -9,7 +9,6 @@ import {
   parseTask,
   type Subjects,
   subjectsFor,
-  toFailure,
   type WorkerAnnounced,
 } from '@ratchet/protocol';
 import { EngineClient, type Workflow } from '@ratchet/sdk';
@@ -208,7 +207,11 @@ export class Worker {
         log.info({ epoch: claim.epoch }, 'claimed job from a previous delivery');
       }
       const workflow = this.#workflows.get(state.workflow);
-      if (!workflow) return await this.#failUnknown(state);
+      if (!workflow) {
+        // Another worker of the deployment may have it (the engine refuses to start workflows no live worker has).
+        log.warn({ workflow: state.workflow }, 'this worker does not have the workflow of the job; handing the task back');
+        return { retryInMs: 2000 };
+      }
       const outcome = await new JobRun({
         state,
         workflow: workflow as Workflow,
@@ -238,21 +241,6 @@ export class Worker {
     if (this.#shutdown.signal.aborted) return { retryInMs: 0 };
     log.warn({ err: outcome.error }, 'could not advance the job; the task will come back');
     return { retryInMs: 1000 };
-  }
-
-  /** No worker of this deployment knows the workflow: the job fails with a clear error in its log. */
-  async #failUnknown(state: JobState): Promise<'ack'> {
-    const known = [...this.#workflows.keys()].join(', ') || 'none';
-    const error = new Error(`workflow "${state.workflow}" is not registered with worker ${this.name} (it has: ${known})`);
-    error.name = 'UnknownWorkflowError';
-    await this.#engine.send({
-      type: 'AppendEvents',
-      jobId: state.jobId,
-      expectedSeq: state.lastSeq,
-      epoch: state.epoch,
-      events: [{ type: 'JobFailed', failure: toFailure(error), failedAt: this.#clock() }],
-    });
-    return 'ack';
   }
 }
 
