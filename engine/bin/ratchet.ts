@@ -13,7 +13,8 @@ const USAGE = `usage: ratchet <command> [options]
   dev [--workflows <module>] [--data-dir .ratchet] [--main] [--quiet]
         engine + worker in one process, the log in PGlite under --data-dir
   engine                          serve against DATABASE_URL (Postgres) and NATS_URL
-  worker --workflows <module>     run the module's workflows, tasks from NATS_URL
+  worker --workflows <module> [--concurrency <n>] [--ack-wait <ms>]
+                                  run the module's workflows, tasks from NATS_URL
   start <workflow> [--input <json>] [--job-id <id>] [--wait]
   status <jobId> [--json]
   history <jobId> [--json]
@@ -38,6 +39,7 @@ async function main(argv: readonly string[]): Promise<number> {
       wait: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       concurrency: { type: 'string' },
+      'ack-wait': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -72,7 +74,8 @@ async function main(argv: readonly string[]): Promise<number> {
         natsUrl: natsUrl ?? 'nats://127.0.0.1:4222',
         prefix,
         logLevel,
-        ...(values.concurrency ? { concurrency: Number(values.concurrency) } : {}),
+        ...(values.concurrency ? { concurrency: positiveInteger(values.concurrency, '--concurrency') } : {}),
+        ...(values['ack-wait'] ? { ackWaitMs: positiveInteger(values['ack-wait'], '--ack-wait') } : {}),
       });
       return 0;
     case 'start':
@@ -95,6 +98,12 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+function positiveInteger(text: string, option: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${option} must be a positive integer, got "${text}"`);
+  return value;
+}
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
