@@ -28,6 +28,11 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/**
+ * Answers one request. It should not throw: errors a requester must see belong in the reply. A
+ * handler that throws anyway is reported to the transport's `onError`, and the requester gets a
+ * {@link TransportError} of code `failed` at once (not a timeout).
+ */
 export type RequestHandler = (payload: Uint8Array) => Promise<Uint8Array>;
 
 export interface RequestOptions {
@@ -60,6 +65,12 @@ export interface ConsumeOptions {
 
 /** Tasks as they arrive: `for await (const task of consumer)`. `stop()` ends the iteration. */
 export interface TaskConsumer extends AsyncIterable<TaskDelivery> {
+  /**
+   * Ends the iteration promptly (breaking out of the loop does too). Tasks already delivered stay
+   * with their holder, who may still `ack`, `nak` or extend them, so a worker can finish its
+   * in-flight tasks after stopping; whatever is never acknowledged is delivered again after the
+   * ack wait. Nothing is lost.
+   */
   stop(): Promise<void>;
 }
 
