@@ -113,9 +113,20 @@ export class JobHandle<O = unknown> {
       resolveNotice(decode(payload) as JobSummary),
     );
     let timer: NodeJS.Timeout | undefined;
+    const cleanups: (() => void)[] = [];
     try {
       const current = await this.status();
       if (isFinished(current)) return current;
+      // Notices are at-most-once (an engine restart can drop one): look again now and then.
+      const recheck = setInterval(() => {
+        void this.status().then(
+          (job) => {
+            if (isFinished(job)) resolveNotice(job);
+          },
+          () => {},
+        );
+      }, 2000);
+      cleanups.push(() => clearInterval(recheck));
       const waits: Promise<JobSummary>[] = [notice];
       if (timeoutMs !== undefined) {
         waits.push(
@@ -127,6 +138,7 @@ export class JobHandle<O = unknown> {
       return await Promise.race(waits);
     } finally {
       if (timer) clearTimeout(timer);
+      for (const cleanup of cleanups) cleanup();
       subscription.unsubscribe();
     }
   }
