@@ -26,7 +26,10 @@ export interface EventStore {
    * engine claims it.
    */
   claimDueTimers(now: number, limit: number, leaseMs: number): Promise<readonly DueTimer[]>;
-  /** The earliest `fireAt` of all pending timers, or undefined. */
+  /**
+   * The earliest moment `claimDueTimers` can return a timer — the `fireAt` of unclaimed timers,
+   * the lease end of claimed ones — or undefined when no timer is pending.
+   */
   nextTimerAt(): Promise<number | undefined>;
   /** Running jobs that wait on no timer: those to dispatch again when an engine starts. */
   listRunnableJobs(limit: number): Promise<readonly { jobId: string; epoch: number }[]>;

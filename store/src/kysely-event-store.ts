@@ -1,0 +1,217 @@
+import { decode, type JobEvent, type JobStatus, type RecordedEvent } from '@ratchet/protocol';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { Database } from './database.ts';
+import type { AppendRequest, AppendResult, DueTimer, EventStore, JobRow } from './event-store.ts';
+import { migrateSchema } from './migrate-schema.ts';
+import { planAppend } from './plan-append.ts';
+
+/** What {@link KyselyEventStore} runs on; the Postgres and PGlite stores supply it. */
+export interface KyselyEventStoreOptions {
+  /** A kysely instance over a Postgres dialect (postgres.js or PGlite). */
+  readonly db: Kysely<Database>;
+  /** Postgres schema holding every table; must already be a plain identifier. */
+  readonly schema: string;
+  /** Releases what the concrete store owns (its client, its PGlite instance); runs once. */
+  readonly release: () => Promise<void>;
+}
+
+/**
+ * The one implementation of {@link EventStore}, in SQL that real Postgres and PGlite both run.
+ * Every operation is a single statement (one round trip, atomic without BEGIN/COMMIT) whose text
+ * does not depend on its input, so postgres.js prepares each once per connection.
+ */
+export class KyselyEventStore implements EventStore {
+  readonly #db: Kysely<Database>;
+  readonly #schema: string;
+  readonly #release: () => Promise<void>;
+  readonly #tables: { readonly jobEvents: RawBuilder<unknown>; readonly jobs: RawBuilder<unknown>; readonly timers: RawBuilder<unknown> };
+  #closed: Promise<void> | undefined;
+
+  constructor(options: KyselyEventStoreOptions) {
+    this.#db = options.db;
+    this.#schema = options.schema;
+    this.#release = options.release;
+    this.#tables = {
+      jobEvents: sql.id(options.schema, 'job_events'),
+      jobs: sql.id(options.schema, 'jobs'),
+      timers: sql.id(options.schema, 'timers'),
+    };
+  }
+
+  async migrate(): Promise<void> {
+    await migrateSchema(this.#db as Kysely<unknown>, this.#schema);
+  }
+
+  /**
+   * The group commit in one statement: data-modifying CTEs update the rows of jobs whose
+   * `last_seq` still equals the expected seq, create the rows of new jobs (ON CONFLICT DO
+   * NOTHING), and only for those winners insert the events and write the timers. A concurrent
+   * writer of the same job blocks on its row, then re-checks `last_seq` and loses.
+   *
+   * Rows are locked in job id order (`locked`, then sorted creation) before anything else is
+   * touched, so two engines writing overlapping batches wait for each other instead of
+   * deadlocking (which costs Postgres's deadlock_timeout and an aborted batch).
+   */
+  async append(requests: readonly AppendRequest[]): Promise<readonly AppendResult[]> {
+    if (requests.length === 0) return [];
+    const plan = planAppend(requests);
+    const { jobEvents, jobs, timers } = this.#tables;
+    const j = plan.jobs;
+    const e = plan.events;
+    const added = plan.addedTimers;
+    const removed = plan.removedTimers;
+    const query = sql<{ job_id: string }>`
+      with v as (
+        select * from unnest(${j.jobId}::text[], ${j.expectedSeq}::int4[], ${j.workflow}::text[], ${j.version}::text[],
+          ${j.status}::text[], ${j.epoch}::int4[], ${j.lastSeq}::int4[], ${j.startedAt}::float8[], ${j.updatedAt}::float8[],
+          ${j.finishedAt}::float8[])
+          as v(job_id, expected_seq, workflow, version, status, epoch, last_seq, started_at, updated_at, finished_at)
+      ), locked as (
+        select job_id from ${jobs}
+        where job_id in (select job_id from v where expected_seq > 0)
+        order by job_id
+        for update
+      ), updated as (
+        update ${jobs} as j set workflow = v.workflow, version = v.version, status = v.status, epoch = v.epoch,
+          last_seq = v.last_seq, started_at = to_timestamp(v.started_at / 1000), updated_at = to_timestamp(v.updated_at / 1000),
+          finished_at = to_timestamp(v.finished_at / 1000)
+        from v join locked on locked.job_id = v.job_id
+        where j.job_id = v.job_id and j.last_seq = v.expected_seq
+        returning j.job_id
+      ), created as (
+        insert into ${jobs} (job_id, workflow, version, status, epoch, last_seq, started_at, updated_at, finished_at)
+        select job_id, workflow, version, status, epoch, last_seq, to_timestamp(started_at / 1000), to_timestamp(updated_at / 1000),
+          to_timestamp(finished_at / 1000)
+        from v where expected_seq = 0
+        order by job_id
+        on conflict (job_id) do nothing
+        returning job_id
+      ), won as (
+        select job_id from updated union all select job_id from created
+      ), appended as (
+        insert into ${jobEvents} (job_id, seq, type, data, recorded_at)
+        select e.job_id, e.seq, e.type, decode(e.data, 'hex'), to_timestamp(e.recorded_at / 1000)
+        from unnest(${e.jobId}::text[], ${e.seq}::int4[], ${e.type}::text[], ${e.data}::text[], ${e.recordedAt}::float8[])
+          as e(job_id, seq, type, data, recorded_at)
+        where e.job_id in (select job_id from won)
+      ), added as (
+        insert into ${timers} (job_id, timer_id, fire_at)
+        select t.job_id, t.timer_id, to_timestamp(t.fire_at / 1000)
+        from unnest(${added.jobId}::text[], ${added.timerId}::text[], ${added.fireAt}::float8[]) as t(job_id, timer_id, fire_at)
+        where t.job_id in (select job_id from won)
+        on conflict (job_id, timer_id) do update set fire_at = excluded.fire_at, claimed_until = null
+      ), removed as (
+        delete from ${timers} as t
+        using unnest(${removed.jobId}::text[], ${removed.timerId}::text[]) as r(job_id, timer_id)
+        where t.job_id = r.job_id and t.timer_id = r.timer_id and r.job_id in (select job_id from won)
+      )
+      select job_id from won`;
+    const { rows } = await query.execute(this.#db);
+    const won = new Set(rows.map((row) => row.job_id));
+    return requests.map(({ jobId }, i) =>
+      plan.joined[i] && won.has(jobId) ? { jobId, ok: true as const } : { jobId, ok: false as const, reason: 'conflict' as const },
+    );
+  }
+
+  async read(jobId: string, afterSeq = 0): Promise<readonly RecordedEvent[]> {
+    const { rows } = await sql<{ seq: number; data: Uint8Array; recorded_at: number }>`
+      select seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${this.#tables.jobEvents}
+      where job_id = ${jobId} and seq > ${afterSeq}::int4 order by seq`.execute(this.#db);
+    return rows.map((row) => ({ seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as JobEvent }));
+  }
+
+  async getJob(jobId: string): Promise<JobRow | undefined> {
+    const { rows } = await sql<JobRowColumns>`
+      select job_id, workflow, version, status, epoch, last_seq, ${epochMs(sql.ref('started_at'))} as started_at,
+        ${epochMs(sql.ref('updated_at'))} as updated_at, ${epochMs(sql.ref('finished_at'))} as finished_at
+      from ${this.#tables.jobs} where job_id = ${jobId}`.execute(this.#db);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return {
+      jobId: row.job_id,
+      workflow: row.workflow,
+      version: row.version,
+      status: row.status,
+      epoch: row.epoch,
+      lastSeq: row.last_seq,
+      startedAt: row.started_at,
+      updatedAt: row.updated_at,
+      ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+    };
+  }
+
+  /**
+   * One UPDATE over a `FOR UPDATE SKIP LOCKED` subquery: concurrent claimers skip each other's
+   * rows, and one that read a row before another's claim committed re-checks `claimed_until` on
+   * the new row version and drops it. Timers come back in `fireAt` order.
+   */
+  async claimDueTimers(now: number, limit: number, leaseMs: number): Promise<readonly DueTimer[]> {
+    const { timers } = this.#tables;
+    const { rows } = await sql<{ job_id: string; timer_id: string; fire_at: number }>`
+      update ${timers} as t set claimed_until = to_timestamp((${now}::float8 + ${leaseMs}::float8) / 1000)
+      from (
+        select job_id, timer_id from ${timers}
+        where fire_at <= to_timestamp(${now}::float8 / 1000)
+          and (claimed_until is null or claimed_until <= to_timestamp(${now}::float8 / 1000))
+        order by fire_at
+        limit ${limit}::int4
+        for update skip locked
+      ) as due
+      where t.job_id = due.job_id and t.timer_id = due.timer_id
+      returning t.job_id, t.timer_id, ${epochMs(sql.ref('t.fire_at'))} as fire_at`.execute(this.#db);
+    return rows
+      .map((row) => ({ jobId: row.job_id, timerId: row.timer_id, fireAt: row.fire_at }))
+      .sort((a, b) => a.fireAt - b.fireAt || compare(a.jobId, b.jobId) || compare(a.timerId, b.timerId));
+  }
+
+  /**
+   * The earliest moment {@link claimDueTimers} could return a timer: the `fireAt` of unclaimed
+   * timers and, for claimed ones, the end of their lease. A timer loop sleeping until then never
+   * spins on a timer another engine holds.
+   */
+  async nextTimerAt(): Promise<number | undefined> {
+    const { timers } = this.#tables;
+    const { rows } = await sql<{ at: number | null }>`
+      select ${epochMs(sql`least(
+        (select min(fire_at) from ${timers} where claimed_until is null),
+        (select min(claimed_until) from ${timers} where claimed_until is not null))`)} as at`.execute(this.#db);
+    return rows[0]?.at ?? undefined;
+  }
+
+  async listRunnableJobs(limit: number): Promise<readonly { jobId: string; epoch: number }[]> {
+    const { jobs, timers } = this.#tables;
+    const { rows } = await sql<{ job_id: string; epoch: number }>`
+      select j.job_id, j.epoch from ${jobs} as j
+      where j.status = 'running' and not exists (select 1 from ${timers} as t where t.job_id = j.job_id)
+      order by j.started_at, j.job_id
+      limit ${limit}::int4`.execute(this.#db);
+    return rows.map((row) => ({ jobId: row.job_id, epoch: row.epoch }));
+  }
+
+  /** Releases the connection or database; later calls wait for the first. */
+  close(): Promise<void> {
+    this.#closed ??= this.#release();
+    return this.#closed;
+  }
+}
+
+interface JobRowColumns {
+  job_id: string;
+  workflow: string;
+  version: string;
+  status: JobStatus;
+  epoch: number;
+  last_seq: number;
+  started_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+/** A timestamptz as epoch milliseconds, computed by Postgres so the drivers never parse dates. */
+function epochMs(timestamp: RawBuilder<unknown>): RawBuilder<number> {
+  return sql<number>`round(extract(epoch from ${timestamp}) * 1000)::float8`;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,76 @@
+import { type Kysely, sql } from 'kysely';
+import { type Migration, Migrator } from 'kysely/migration';
+
+/**
+ * Brings the store's tables in `schema` up to date with kysely's `Migrator`: it creates the schema
+ * and its bookkeeping tables race-safely and runs pending migrations in one transaction under a
+ * Postgres advisory lock, so several engines starting at once migrate exactly once.
+ */
+export async function migrateSchema(db: Kysely<unknown>, schema: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations(schema) },
+    migrationTableSchema: schema,
+    migrationTableName: 'ratchet_migration',
+    migrationLockTableName: 'ratchet_migration_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((result) => result.status === 'Error')?.migrationName;
+    throw new Error(`store migration ${failed ?? '(setup)'} in schema "${schema}" failed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Migrations in name order. Never edit one that has shipped: add the next. They take `schema`
+ * because every table lives in the store's schema (tests isolate by schema).
+ */
+function migrations(schema: string): Record<string, Migration> {
+  return {
+    '0001_log': {
+      async up(db: Kysely<unknown>) {
+        const s = db.schema.withSchema(schema);
+        await s
+          .createTable('job_events')
+          .addColumn('job_id', 'text', (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('data', 'bytea', (c) => c.notNull())
+          .addColumn('recorded_at', 'timestamptz', (c) => c.notNull())
+          .addPrimaryKeyConstraint('job_events_pkey', ['job_id', 'seq'])
+          .execute();
+        await s
+          .createTable('jobs')
+          .addColumn('job_id', 'text', (c) => c.primaryKey())
+          .addColumn('workflow', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('new', 'running', 'completed', 'failed')`))
+          .addColumn('epoch', 'integer', (c) => c.notNull())
+          .addColumn('last_seq', 'integer', (c) => c.notNull())
+          .addColumn('started_at', 'timestamptz', (c) => c.notNull())
+          .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+          .addColumn('finished_at', 'timestamptz')
+          .execute();
+        // Lists page through jobs by status, oldest first (and listRunnableJobs walks 'running').
+        await s.createIndex('jobs_status_started_at').on('jobs').columns(['status', 'started_at']).execute();
+        await s
+          .createTable('timers')
+          .addColumn('job_id', 'text', (c) => c.notNull())
+          .addColumn('timer_id', 'text', (c) => c.notNull())
+          .addColumn('fire_at', 'timestamptz', (c) => c.notNull())
+          .addColumn('claimed_until', 'timestamptz')
+          .addPrimaryKeyConstraint('timers_pkey', ['job_id', 'timer_id'])
+          .execute();
+        // claimDueTimers walks due timers in fire_at order.
+        await s.createIndex('timers_fire_at').on('timers').column('fire_at').execute();
+        // nextTimerAt needs the earliest lease expiry; claimed timers are few, so keep them apart.
+        await s
+          .createIndex('timers_claimed_until')
+          .on('timers')
+          .column('claimed_until')
+          .where(sql.ref('claimed_until'), 'is not', null)
+          .execute();
+      },
+    },
+  };
+}

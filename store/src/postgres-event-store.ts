@@ -1,0 +1,56 @@
+import { Kysely } from 'kysely';
+import { PostgresJSDialect } from 'kysely-postgres-js';
+import postgres, { type Sql } from 'postgres';
+import type { Database } from './database.ts';
+import { KyselyEventStore } from './kysely-event-store.ts';
+import { postgresDialect } from './postgres-dialect.ts';
+import { resolveSchema } from './resolve-schema.ts';
+
+/** Where a {@link PostgresEventStore} keeps the log. Give `url` or `sql`. */
+export interface PostgresEventStoreOptions {
+  /** Connection URL (`postgres://user@host:5432/db`); the store opens and closes its own client. */
+  readonly url?: string;
+  /**
+   * A postgres.js client to use instead of `url`; the store never ends it. It must keep the
+   * defaults for `fetch_types` (array parameters need it) and `transform` (columns are read by name).
+   */
+  readonly sql?: Sql;
+  /**
+   * Postgres schema for every table, created by `migrate()` when missing.
+   * @default 'public'
+   */
+  readonly schema?: string;
+  /**
+   * Most connections the store's own client opens (ignored with `sql`).
+   * @default 10
+   */
+  readonly max?: number;
+}
+
+/**
+ * The log on a Postgres server, through kysely and postgres.js.
+ *
+ * @example
+ * ```ts
+ * const store = new PostgresEventStore({ url: 'postgres://postgres@127.0.0.1:5432/ratchet' });
+ * await store.migrate();
+ * const events = await store.read(jobId);
+ * await store.close();
+ * ```
+ */
+export class PostgresEventStore extends KyselyEventStore {
+  constructor(options: PostgresEventStoreOptions) {
+    const schema = resolveSchema(options.schema);
+    let client = options.sql;
+    let owned = false;
+    if (client === undefined) {
+      if (options.url === undefined) throw new TypeError('PostgresEventStore needs a `url` or a postgres.js `sql` client');
+      // IF NOT EXISTS in migrations raises notices that would otherwise land on the console.
+      client = postgres(options.url, { max: options.max ?? 10, onnotice: () => {} });
+      owned = true;
+    }
+    const db = new Kysely<Database>({ dialect: postgresDialect(new PostgresJSDialect({ postgres: client })) });
+    // Destroying kysely ends the client, which is only ours to end when we made it.
+    super({ db, schema, release: async () => (owned ? db.destroy() : undefined) });
+  }
+}
