@@ -3,7 +3,6 @@ import { Kysely } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import type { Database } from './database.ts';
 import { KyselyEventStore } from './kysely-event-store.ts';
-import { postgresDialect } from './postgres-dialect.ts';
 import { resolveSchema } from './resolve-schema.ts';
 
 /** Where a {@link PgliteEventStore} keeps the log. */
@@ -38,7 +37,7 @@ export class PgliteEventStore extends KyselyEventStore {
   constructor(options: PgliteEventStoreOptions = {}) {
     const schema = resolveSchema(options.schema);
     const pglite = options.dataDir === undefined ? new PGlite() : new PGlite(options.dataDir);
-    const db = new Kysely<Database>({ dialect: postgresDialect(new PGliteDialect(pglite)) });
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
     const release = async () => {
       // Destroying kysely closes PGlite (which writes its files out), but only once kysely has
       // used it; a store closed unused still has PGlite starting up.

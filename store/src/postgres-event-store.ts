@@ -3,7 +3,6 @@ import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres, { type Sql } from 'postgres';
 import type { Database } from './database.ts';
 import { KyselyEventStore } from './kysely-event-store.ts';
-import { postgresDialect } from './postgres-dialect.ts';
 import { resolveSchema } from './resolve-schema.ts';
 
 /** Where a {@link PostgresEventStore} keeps the log. Give `url` or `sql`. */
@@ -49,7 +48,7 @@ export class PostgresEventStore extends KyselyEventStore {
       client = postgres(options.url, { max: options.max ?? 10, onnotice: () => {} });
       owned = true;
     }
-    const db = new Kysely<Database>({ dialect: postgresDialect(new PostgresJSDialect({ postgres: client })) });
+    const db = new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
     // Destroying kysely ends the client, which is only ours to end when we made it.
     super({ db, schema, release: async () => (owned ? db.destroy() : undefined) });
   }
