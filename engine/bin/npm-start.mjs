@@ -11,10 +11,9 @@ const node = join(root, 'node_modules', '.bin', 'node');
 const ready = existsSync(node) && existsSync(join(root, 'node_modules', '@ratchet', 'engine'));
 if (!ready) {
   console.log('Installing dependencies (first run)...');
-  const install = spawnSync('npm', [existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  // `npm install` rather than `npm ci`: the lock file lacks optional platform packages (Biome's
+  // builds for other systems) that some registries do not serve, which `npm ci` refuses.
+  const install = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (install.status !== 0) process.exit(install.status ?? 1);
 }
 const args = [
