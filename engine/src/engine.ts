@@ -14,6 +14,7 @@ import {
   type JobState,
   parseCommand,
   type RecordedEvent,
+  type ReleaseJob,
   type Reply,
   type StartJob,
   type Subjects,
@@ -161,6 +162,8 @@ export class Engine {
         return summarize(await this.#existing(command.jobId));
       case 'ClaimJob':
         return this.#claimJob(command);
+      case 'ReleaseJob':
+        return this.#releaseJob(command);
     }
   }
 
@@ -245,27 +248,50 @@ export class Engine {
       if (command.epoch !== state.epoch) {
         throw new Refusal('StaleEpochError', `job ${state.jobId} was claimed already (epoch ${state.epoch}, not ${command.epoch})`);
       }
-      return this.#takeOver(state, command.worker);
+      return this.#takeOver(state, { worker: command.worker });
     });
     this.#afterWrite(written);
     return { epoch: written.after.epoch, lastSeq: written.after.lastSeq };
   }
 
+  async #releaseJob(command: ReleaseJob): Promise<unknown> {
+    const written = await this.#writer.write(command.jobId, (state) => {
+      this.#expectRunning(state);
+      if (command.epoch !== state.epoch) {
+        throw new Refusal(
+          'StaleEpochError',
+          `job ${state.jobId} is at epoch ${state.epoch}, not ${command.epoch}; it is not this worker's to release`,
+        );
+      }
+      return this.#takeOver(state, { worker: command.worker, release: command.reason });
+    });
+    this.#afterWrite(written);
+    await this.#dispatch({ type: 'AdvanceJob', jobId: command.jobId, epoch: written.after.epoch });
+    return { epoch: written.after.epoch, lastSeq: written.after.lastSeq };
+  }
+
   /**
-   * Events that move a job to a new epoch for a new holder. Attempts the previous holder left
-   * open are recorded as lost and retried at once: they count as attempts, but the dependency
-   * did not fail, so no backoff applies.
+   * Events that move a job to a new epoch: claimed by a new holder, or released by the old one.
+   * Attempts left open are recorded as interrupted and retried at once: they count as attempts,
+   * but the dependency did not fail, so no backoff applies.
    */
-  #takeOver(state: JobState, worker: string): JobEvent[] {
+  #takeOver(state: JobState, handover: { readonly worker: string; readonly release?: string }): JobEvent[] {
     const now = this.#clock();
-    const events: JobEvent[] = [{ type: 'JobClaimed', epoch: state.epoch + 1, worker, claimedAt: now }];
+    const epoch = state.epoch + 1;
+    const { worker, release } = handover;
+    const events: JobEvent[] = [
+      release === undefined
+        ? { type: 'JobClaimed', epoch, worker, claimedAt: now }
+        : { type: 'JobReleased', epoch, worker, reason: release, releasedAt: now },
+    ];
     for (const entry of state.journal) {
       const open = entry.kind === 'step' && entry.status === 'running' ? entry.attempts.at(-1) : undefined;
       if (entry.kind !== 'step' || !open) continue;
-      const failure = {
-        name: 'WorkerLostError',
-        message: `attempt ${open.attempt} of step "${entry.name}" was interrupted: worker ${open.worker} (epoch ${open.epoch}) stopped before finishing it`,
-      };
+      const interrupted = `attempt ${open.attempt} of step "${entry.name}" was interrupted: worker ${open.worker} (epoch ${open.epoch})`;
+      const failure =
+        release === undefined
+          ? { name: 'WorkerLostError', message: `${interrupted} stopped before finishing it` }
+          : { name: 'WorkerStoppedError', message: `${interrupted} let go of it: ${release}` };
       const stepId = entry.position;
       const decision = decideRetry(entry.policy, { jobId: state.jobId, stepId, attempt: open.attempt, failedAt: now, failure });
       if (decision.retry) {
@@ -311,23 +337,30 @@ export class Engine {
 
   /**
    * After a crash between commit and dispatch a job could wait forever: on start, every running
-   * job that waits on no timer is dispatched again at its epoch (a task already queued has the
-   * same message id and is dropped as a duplicate).
+   * job that waits on no timer and has no attempt open is dispatched again at its epoch (a task
+   * still queued has the same message id and is dropped as a duplicate). A job with an attempt
+   * open has its task held by a worker, and the queue redelivers it if that worker dies — unless
+   * workers run in this process (`workersRestartWithEngine`): then none survived, and the open
+   * attempts are recorded as lost first.
    */
   async #redispatch(): Promise<void> {
     const runnable = await this.#store.listRunnableJobs(10_000);
+    let dispatched = 0;
     for (const job of runnable) {
-      let epoch = job.epoch;
-      if (this.#workersRestartWithEngine) {
-        const written = await this.#writer.write(job.jobId, (state) =>
-          state.status === 'running' && hasOpenAttempt(state) ? this.#takeOver(state, 'engine-restart') : [],
+      let state = await this.#writer.read(job.jobId);
+      if (state.status !== 'running') continue;
+      if (hasOpenAttempt(state)) {
+        if (!this.#workersRestartWithEngine) continue;
+        const written = await this.#writer.write(job.jobId, (current) =>
+          current.status === 'running' && hasOpenAttempt(current) ? this.#takeOver(current, { worker: 'engine-restart' }) : [],
         );
         this.#afterWrite(written);
-        epoch = written.after.epoch;
+        state = written.after;
       }
-      await this.#dispatch({ type: 'AdvanceJob', jobId: job.jobId, epoch });
+      await this.#dispatch({ type: 'AdvanceJob', jobId: job.jobId, epoch: state.epoch });
+      dispatched++;
     }
-    if (runnable.length > 0) this.#logger.info({ jobs: runnable.length }, 'dispatched running jobs again');
+    if (dispatched > 0) this.#logger.info({ jobs: dispatched }, 'dispatched running jobs again');
   }
 
   async #existing(jobId: string): Promise<JobState> {

@@ -29,6 +29,8 @@ export function timelineRow({ seq, recordedAt, event }: RecordedEvent, state: Jo
       return { ...base, detail: `workflow ${event.workflow}${event.version ? ` v${event.version}` : ''}` };
     case 'JobClaimed':
       return { ...base, detail: `epoch ${event.epoch} by ${event.worker}` };
+    case 'JobReleased':
+      return { ...base, detail: `epoch ${event.epoch}; ${event.worker} let go: ${event.reason}` };
     case 'StepStarted':
       return { ...base, step: event.name, attempt: event.attempt, detail: `worker ${event.worker}, epoch ${event.epoch}` };
     case 'StepCompleted':

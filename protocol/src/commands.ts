@@ -3,7 +3,7 @@ import type { Failure } from './failure.ts';
 import type { JobStatus } from './job-state.ts';
 
 /** Requests the engine serves over request/reply. It is the only writer of the log. */
-export type EngineCommand = StartJob | AppendEvents | ReadHistory | GetJob | ClaimJob;
+export type EngineCommand = StartJob | AppendEvents | ReadHistory | GetJob | ClaimJob | ReleaseJob;
 
 /** Start a job; with a `jobId` that exists already, the existing job is returned instead. */
 export interface StartJob {
@@ -41,6 +41,18 @@ export interface ClaimJob {
   readonly jobId: string;
   readonly epoch: number;
   readonly worker: string;
+}
+
+/**
+ * Let go of a job held at `epoch` (a worker stopping before its work is done): its open attempts
+ * are recorded as interrupted and the job is dispatched again at a new epoch.
+ */
+export interface ReleaseJob {
+  readonly type: 'ReleaseJob';
+  readonly jobId: string;
+  readonly epoch: number;
+  readonly worker: string;
+  readonly reason: string;
 }
 
 /** What the outside sees of a job without its journal. */
@@ -86,6 +98,7 @@ export interface CommandReplies {
   readonly ReadHistory: ReadHistoryReply;
   readonly GetJob: JobSummary;
   readonly ClaimJob: ClaimJobReply;
+  readonly ReleaseJob: ClaimJobReply;
 }
 
 /** Every reply is an envelope: a value, or a failure as data. */

@@ -9,6 +9,7 @@ import type { ResolvedRetryPolicy } from './retry-policy.ts';
 export type JobEvent =
   | JobStarted
   | JobClaimed
+  | JobReleased
   | StepStarted
   | StepCompleted
   | StepFailed
@@ -38,6 +39,18 @@ export interface JobClaimed {
   readonly epoch: number;
   readonly worker: string;
   readonly claimedAt: number;
+}
+
+/**
+ * The worker holding a job let go of it (a graceful shutdown that ran out of grace): the epoch
+ * moves on and the job is dispatched again.
+ */
+export interface JobReleased {
+  readonly type: 'JobReleased';
+  readonly epoch: number;
+  readonly worker: string;
+  readonly reason: string;
+  readonly releasedAt: number;
 }
 
 /** An attempt of a step began; recorded before the step's side effect runs. */
@@ -141,4 +154,4 @@ export function sleepTimerId(position: number): string {
 }
 
 /** Events only the engine writes; a worker's append containing one is rejected. */
-export const ENGINE_EVENTS: ReadonlySet<JobEvent['type']> = new Set(['JobStarted', 'JobClaimed', 'TimerFired']);
+export const ENGINE_EVENTS: ReadonlySet<JobEvent['type']> = new Set(['JobStarted', 'JobClaimed', 'JobReleased', 'TimerFired']);

@@ -152,6 +152,7 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
       s.startedAt = event.startedAt;
       return;
     case 'JobClaimed':
+    case 'JobReleased':
     case 'TimerFired':
       if (event.epoch <= s.epoch) illegal(`epoch ${event.epoch} does not move past ${s.epoch}`);
       s.epoch = event.epoch;

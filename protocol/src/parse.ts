@@ -17,11 +17,13 @@ const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
   ReadHistory: { jobId: 'jobId', afterSeq: 'number' },
   GetJob: { jobId: 'jobId' },
   ClaimJob: { jobId: 'jobId', epoch: 'number', worker: 'string' },
+  ReleaseJob: { jobId: 'jobId', epoch: 'number', worker: 'string', reason: 'string' },
 };
 
 const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
   JobStarted: { workflow: 'string', version: 'string', input: 'any', epoch: 'number', startedAt: 'number' },
   JobClaimed: { epoch: 'number', worker: 'string', claimedAt: 'number' },
+  JobReleased: { epoch: 'number', worker: 'string', reason: 'string', releasedAt: 'number' },
   StepStarted: {
     stepId: 'number',
     name: 'string',

@@ -41,6 +41,9 @@ export interface WorkerOptions {
   readonly clock?: () => number;
 }
 
+/** What becomes of a task: acknowledged, handed back after a delay, or left to its ack wait. */
+type Settlement = 'ack' | 'leave' | { readonly retryInMs: number };
+
 /** Names of engine refusals that mean another delivery holds the job now. */
 const FENCED = new Set(['StaleEpochError', 'SeqConflictError', 'JobFinishedError']);
 
@@ -178,7 +181,7 @@ export class Worker {
       const settle = await this.#advance(task, delivery);
       if (this.#abandoned) return;
       if (settle === 'ack') delivery.ack();
-      else delivery.nak(settle.retryInMs);
+      else if (settle !== 'leave') delivery.nak(settle.retryInMs);
     } finally {
       clearInterval(heartbeat);
       this.#running.delete(task.jobId);
@@ -187,7 +190,7 @@ export class Worker {
   }
 
   /** Advances one job for one task; says whether the task is done or must come back. */
-  async #advance(task: AdvanceJob, delivery: TaskDelivery): Promise<'ack' | { retryInMs: number }> {
+  async #advance(task: AdvanceJob, delivery: TaskDelivery): Promise<Settlement> {
     const log = this.#logger.child({ jobId: task.jobId });
     try {
       const history = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: 0 });
@@ -222,13 +225,13 @@ export class Worker {
         maxInProcessWaitMs: this.#maxInProcessWaitMs,
         signal: this.#shutdown.signal,
       }).run();
-      return this.#settle(outcome, log);
+      return await this.#settle(outcome, state, log);
     } catch (error) {
-      return this.#settle({ kind: 'aborted', error }, log);
+      return this.#settle({ kind: 'aborted', error }, undefined, log);
     }
   }
 
-  #settle(outcome: RunOutcome, log: Logger): 'ack' | { retryInMs: number } {
+  async #settle(outcome: RunOutcome, state: JobState | undefined, log: Logger): Promise<Settlement> {
     if (outcome.kind !== 'aborted') {
       log.debug({ outcome: outcome.kind }, 'task done');
       return 'ack';
@@ -238,9 +241,28 @@ export class Worker {
       log.info({ reason: name }, 'another delivery holds the job; letting go');
       return 'ack';
     }
-    if (this.#shutdown.signal.aborted) return { retryInMs: 0 };
-    log.warn({ err: outcome.error }, 'could not advance the job; the task will come back');
-    return { retryInMs: 1000 };
+    if (this.#shutdown.signal.aborted && state && !this.#abandoned) {
+      // Out of grace: hand the job back explicitly, so another worker takes it over at once.
+      try {
+        await this.#engine.send({
+          type: 'ReleaseJob',
+          jobId: state.jobId,
+          epoch: state.epoch,
+          worker: this.name,
+          reason: 'worker shut down',
+        });
+        log.info('released the job on shutdown');
+        return 'ack';
+      } catch (error) {
+        log.warn({ err: error }, 'could not release the job; it returns after the ack wait');
+        return 'leave';
+      }
+    }
+    // Left unacknowledged, the task returns after the ack wait as a redelivery, and its next
+    // holder claims the job (a nak would bring it back at once, but some servers then report
+    // it as a first delivery).
+    log.warn({ err: outcome.error }, 'could not advance the job; the task returns after the ack wait');
+    return 'leave';
   }
 }
 

@@ -30,6 +30,8 @@ const RETRY_MS = 1000;
 const MAX_RETRY_MS = 10_000;
 const CONSUMER_ALREADY_EXISTS = 10148;
 const CONSUMER_NAME_IN_USE = 10013;
+/** JetStream API error code: consumer not found. */
+const CONSUMER_NOT_FOUND = 10014;
 
 /**
  * Tasks from a durable JetStream pull consumer, never holding more than `maxInFlight` of them.
@@ -56,6 +58,8 @@ export class NatsTaskConsumer implements TaskConsumer {
   /** Ends the pause of a recovery early (on stop). */
   #wake: (() => void) | undefined;
   #stopped = false;
+  /** Pulls still open, ended on stop so the server stops sending to them. */
+  readonly #pulls = new Set<{ stop(): void }>();
   #failure: TransportError | undefined;
 
   constructor(config: NatsTaskConsumerConfig) {
@@ -77,8 +81,9 @@ export class NatsTaskConsumer implements TaskConsumer {
   /**
    * Ends the iteration at once. Tasks received but not yet handed to the loop are nak'ed (they
    * are redelivered at once); tasks already handed out stay with their holder, who may still
-   * ack, nak or extend them; pulls still open on the server are answered with naks until they
-   * expire. Nothing is lost: whatever is not acked is redelivered.
+   * ack, nak or extend them; pulls still open are stopped, and a task the server sends to one
+   * after that comes back after its ack wait. Nothing is lost: whatever is not acked is
+   * redelivered.
    */
   stop(): Promise<void> {
     this.#end(undefined);
@@ -108,23 +113,36 @@ export class NatsTaskConsumer implements TaskConsumer {
     this.#refill();
   }
 
-  /** Creates the durable consumer, or brings its ack wait up to date. */
+  /**
+   * Finds the durable consumer, creating it when missing or bringing its ack wait up to date.
+   * It looks first and adds only when missing: on some servers `add` of an existing durable
+   * resets it, which would forget every delivery in flight (and their counts).
+   */
   async #ensureConsumer(): Promise<Consumer> {
     const { queue, options } = this.#config;
     const { jsm, js } = await this.#config.jetstream();
+    // max_ack_pending is unlimited on the server: every process bounds itself with maxInFlight,
+    // and a server-side limit would be shared by all of them.
     const settings = { ack_wait: nanos(options.ackWaitMs), max_ack_pending: -1 };
-    try {
-      // max_ack_pending is unlimited on the server: every process bounds itself with maxInFlight,
-      // and a server-side limit would be shared by all of them.
-      await jsm.consumers.add(queue.stream, {
-        durable_name: options.consumer,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ...settings,
-      });
-    } catch (error) {
-      const exists = error instanceof JetStreamApiError && (error.code === CONSUMER_ALREADY_EXISTS || error.code === CONSUMER_NAME_IN_USE);
-      if (!exists) throw error;
+    const existing = await jsm.consumers.info(queue.stream, options.consumer).catch((error: unknown) => {
+      if (error instanceof JetStreamApiError && error.code === CONSUMER_NOT_FOUND) return undefined;
+      throw error;
+    });
+    if (existing === undefined) {
+      try {
+        await jsm.consumers.add(queue.stream, {
+          durable_name: options.consumer,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ...settings,
+        });
+      } catch (error) {
+        // Another process created it meanwhile.
+        const exists =
+          error instanceof JetStreamApiError && (error.code === CONSUMER_ALREADY_EXISTS || error.code === CONSUMER_NAME_IN_USE);
+        if (!exists) throw error;
+      }
+    } else if (existing.config.ack_wait !== settings.ack_wait || existing.config.max_ack_pending !== settings.max_ack_pending) {
       await jsm.consumers.update(queue.stream, options.consumer, settings);
     }
     return js.consumers.get(queue.stream, options.consumer);
@@ -141,8 +159,11 @@ export class NatsTaskConsumer implements TaskConsumer {
     this.#requested += count;
     let received = 0;
     let failure: unknown;
+    let pull: { stop(): void } | undefined;
     try {
       const messages = await consumer.fetch({ max_messages: count, expires: this.#config.pullExpiresMs });
+      pull = messages;
+      this.#pulls.add(messages);
       for await (const message of messages) {
         received += 1;
         this.#requested -= 1;
@@ -152,6 +173,7 @@ export class NatsTaskConsumer implements TaskConsumer {
       failure = error;
     } finally {
       this.#requested -= count - received;
+      if (pull) this.#pulls.delete(pull);
     }
     if (this.#stopped) return;
     if (this.#config.isClosed()) {
@@ -242,6 +264,10 @@ export class NatsTaskConsumer implements TaskConsumer {
     this.#failure = failure;
     this.#wake?.();
     for (const delivery of this.#buffer.splice(0)) delivery.nak();
+    // Without this, a pull still open on the server would take tasks (answered with naks, at once,
+    // over and over) until it expires, keeping them from the consumers that remain.
+    for (const pull of this.#pulls) pull.stop();
+    this.#pulls.clear();
     for (const waiter of this.#waiters.splice(0)) {
       if (failure) waiter.reject(failure);
       else waiter.resolve({ value: undefined, done: true });
