@@ -37,6 +37,9 @@ export class GroupCommit {
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
+        // One macrotask of grace lets appends already on their way (replies being handled,
+        // in-process workers) join this transaction instead of waiting for the next.
+        await new Promise((resolve) => setImmediate(resolve));
         const batch = this.#queue.splice(0, this.#maxBatch);
         try {
           const results = await this.#store.append(batch.map((p) => p.request));
