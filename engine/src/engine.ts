@@ -133,6 +133,8 @@ export class Engine {
       this.#transport.serve(this.#subjects.commands, (payload) => this.handleCommand(payload)),
       this.#transport.subscribe(this.#subjects.announcements, (payload) => this.#onAnnounce(payload)),
     );
+    // Workers that started first announced themselves to nobody: ask them again.
+    this.#transport.publish(this.#subjects.rollCall, new Uint8Array(0));
     this.#timers.start();
     await this.#redispatch();
     this.#logger.info({ prefix: this.#subjects.prefix }, 'engine started');
@@ -212,7 +214,8 @@ export class Engine {
     this.#afterWrite(written);
     if (created) {
       this.#logger.debug({ jobId, workflow: command.workflow }, 'job started');
-      await this.#dispatch({ type: 'AdvanceJob', jobId, epoch: 1 });
+      const history = written.events.map((event, i) => ({ seq: i + 1, recordedAt: written.after.updatedAt, event }));
+      await this.#dispatch({ type: 'AdvanceJob', jobId, epoch: 1, history });
     }
     return { jobId, created, job: summarize(written.after) };
   }
@@ -332,7 +335,12 @@ export class Engine {
   }
 
   async #dispatch(task: AdvanceJob): Promise<void> {
-    await this.#transport.publishTask(this.#queue, encode(task), taskMessageId(task));
+    let payload = encode(task);
+    if (task.history && payload.byteLength > INLINE_HISTORY_BYTES) {
+      const { history: _omitted, ...bare } = task;
+      payload = encode(bare);
+    }
+    await this.#transport.publishTask(this.#queue, payload, taskMessageId(task));
   }
 
   /**
@@ -387,6 +395,9 @@ export class Engine {
     }
   }
 }
+
+/** A task carries the job's history only below this size; larger inputs are read by the worker. */
+const INLINE_HISTORY_BYTES = 16 * 1024;
 
 function hasOpenAttempt(state: JobState): boolean {
   return state.journal.some((entry) => entry.kind === 'step' && entry.status === 'running');

@@ -60,7 +60,7 @@ export function parseEvent(value: unknown, label = 'event'): JobEvent {
 
 /** Checks that `value` is an `AdvanceJob` task. */
 export function parseTask(value: unknown): AdvanceJob {
-  return checkTyped(value, { AdvanceJob: { jobId: 'jobId', epoch: 'number' } }, 'task') as unknown as AdvanceJob;
+  return checkTyped(value, { AdvanceJob: { jobId: 'jobId', epoch: 'number', history: 'array?' } }, 'task') as unknown as AdvanceJob;
 }
 
 function checkTyped(value: unknown, shapes: Readonly<Record<string, Shape>>, label: string): Record<string, unknown> {

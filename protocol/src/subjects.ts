@@ -12,6 +12,8 @@ export interface Subjects {
   readonly taskStream: string;
   /** Where workers announce their workflows. */
   readonly announcements: string;
+  /** An engine that starts asks here for every worker to announce itself at once. */
+  readonly rollCall: string;
   /** Published once when a job completes or fails. */
   finished(jobId: string): string;
 }
@@ -27,6 +29,7 @@ export function subjectsFor(prefix = 'ratchet'): Subjects {
     tasks: `${prefix}.tasks.advance`,
     taskStream: `${prefix.replace(/-/g, '_').toUpperCase()}_TASKS`,
     announcements: `${prefix}.workers.announce`,
+    rollCall: `${prefix}.workers.roll-call`,
     finished: (jobId) => `${prefix}.jobs.${jobId}.finished`,
   };
 }

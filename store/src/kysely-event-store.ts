@@ -48,9 +48,11 @@ export class KyselyEventStore implements EventStore {
    * NOTHING), and only for those winners insert the events and write the timers. A concurrent
    * writer of the same job blocks on its row, then re-checks `last_seq` and loses.
    *
-   * Rows are locked in job id order (`locked`, then sorted creation) before anything else is
-   * touched, so two engines writing overlapping batches wait for each other instead of
-   * deadlocking (which costs Postgres's deadlock_timeout and an aborted batch).
+   * When the batch extends more than one existing job, their rows are locked in job id order
+   * (`locked`) before anything else is touched, so two engines writing overlapping batches wait
+   * for each other instead of deadlocking. Parts a batch does not need (creating jobs, extending
+   * them, timers) are left out of the statement: each shape is its own prepared statement, and
+   * the common one — steps of running jobs — stays lean.
    */
   async append(requests: readonly AppendRequest[]): Promise<readonly AppendResult[]> {
     if (requests.length === 0) return [];
@@ -60,25 +62,37 @@ export class KyselyEventStore implements EventStore {
     const e = plan.events;
     const added = plan.addedTimers;
     const removed = plan.removedTimers;
-    const query = sql<{ job_id: string }>`
-      with v as (
+    const extending = j.expectedSeq.filter((seq) => seq > 0).length;
+    const creating = j.expectedSeq.length - extending;
+    const parts: RawBuilder<unknown>[] = [
+      sql`v as (
         select * from unnest(${j.jobId}::text[], ${j.expectedSeq}::int4[], ${j.workflow}::text[], ${j.version}::text[],
           ${j.status}::text[], ${j.epoch}::int4[], ${j.lastSeq}::int4[], ${j.startedAt}::float8[], ${j.updatedAt}::float8[],
           ${j.finishedAt}::float8[])
           as v(job_id, expected_seq, workflow, version, status, epoch, last_seq, started_at, updated_at, finished_at)
-      ), locked as (
+      )`,
+    ];
+    const winners: RawBuilder<unknown>[] = [];
+    if (extending > 1) {
+      parts.push(sql`locked as (
         select job_id from ${jobs}
         where job_id in (select job_id from v where expected_seq > 0)
         order by job_id
         for update
-      ), updated as (
-        update ${jobs} as j set workflow = v.workflow, version = v.version, status = v.status, epoch = v.epoch,
-          last_seq = v.last_seq, started_at = to_timestamp(v.started_at / 1000), updated_at = to_timestamp(v.updated_at / 1000),
-          finished_at = to_timestamp(v.finished_at / 1000)
-        from v join locked on locked.job_id = v.job_id
+      )`);
+    }
+    if (extending > 0) {
+      parts.push(sql`updated as (
+        update ${jobs} as j set status = v.status, epoch = v.epoch, last_seq = v.last_seq,
+          updated_at = to_timestamp(v.updated_at / 1000), finished_at = to_timestamp(v.finished_at / 1000)
+        from v ${extending > 1 ? sql`join locked on locked.job_id = v.job_id` : sql``}
         where j.job_id = v.job_id and j.last_seq = v.expected_seq
         returning j.job_id
-      ), created as (
+      )`);
+      winners.push(sql`select job_id from updated`);
+    }
+    if (creating > 0) {
+      parts.push(sql`created as (
         insert into ${jobs} (job_id, workflow, version, status, epoch, last_seq, started_at, updated_at, finished_at)
         select job_id, workflow, version, status, epoch, last_seq, to_timestamp(started_at / 1000), to_timestamp(updated_at / 1000),
           to_timestamp(finished_at / 1000)
@@ -86,27 +100,36 @@ export class KyselyEventStore implements EventStore {
         order by job_id
         on conflict (job_id) do nothing
         returning job_id
-      ), won as (
-        select job_id from updated union all select job_id from created
-      ), appended as (
+      )`);
+      winners.push(sql`select job_id from created`);
+    }
+    parts.push(
+      sql`won as (${sql.join(winners, sql` union all `)})`,
+      sql`appended as (
         insert into ${jobEvents} (job_id, seq, type, data, recorded_at)
         select e.job_id, e.seq, e.type, decode(e.data, 'hex'), to_timestamp(e.recorded_at / 1000)
         from unnest(${e.jobId}::text[], ${e.seq}::int4[], ${e.type}::text[], ${e.data}::text[], ${e.recordedAt}::float8[])
           as e(job_id, seq, type, data, recorded_at)
         where e.job_id in (select job_id from won)
-      ), added as (
+      )`,
+    );
+    if (added.jobId.length > 0) {
+      parts.push(sql`added as (
         insert into ${timers} (job_id, timer_id, fire_at)
         select t.job_id, t.timer_id, to_timestamp(t.fire_at / 1000)
         from unnest(${added.jobId}::text[], ${added.timerId}::text[], ${added.fireAt}::float8[]) as t(job_id, timer_id, fire_at)
         where t.job_id in (select job_id from won)
         on conflict (job_id, timer_id) do update set fire_at = excluded.fire_at, claimed_until = null
-      ), removed as (
+      )`);
+    }
+    if (removed.jobId.length > 0) {
+      parts.push(sql`removed as (
         delete from ${timers} as t
         using unnest(${removed.jobId}::text[], ${removed.timerId}::text[]) as r(job_id, timer_id)
         where t.job_id = r.job_id and t.timer_id = r.timer_id and r.job_id in (select job_id from won)
-      )
-      select job_id from won`;
-    const { rows } = await query.execute(this.#db);
+      )`);
+    }
+    const { rows } = await sql<{ job_id: string }>`with ${sql.join(parts, sql`, `)} select job_id from won`.execute(this.#db);
     const won = new Set(rows.map((row) => row.job_id));
     return requests.map(({ jobId }, i) =>
       plan.joined[i] && won.has(jobId) ? { jobId, ok: true as const } : { jobId, ok: false as const, reason: 'conflict' as const },

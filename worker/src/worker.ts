@@ -12,7 +12,7 @@ import {
   type WorkerAnnounced,
 } from '@ratchet/protocol';
 import { EngineClient, type Workflow } from '@ratchet/sdk';
-import type { TaskConsumer, TaskDelivery, Transport } from '@ratchet/sdk/transport';
+import type { Subscription, TaskConsumer, TaskDelivery, Transport } from '@ratchet/sdk/transport';
 import { type Logger, pino } from 'pino';
 import { JobRun, type RunOutcome } from './job-run.ts';
 
@@ -74,6 +74,7 @@ export class Worker {
   #loop: Promise<void> | undefined;
   #announcer: NodeJS.Timeout | undefined;
   #abandoned = false;
+  #rollCall: Subscription | undefined;
 
   constructor(options: WorkerOptions) {
     this.#transport = options.transport;
@@ -103,6 +104,7 @@ export class Worker {
       ackWaitMs: this.#ackWaitMs,
       maxInFlight: this.#concurrency,
     });
+    this.#rollCall = this.#transport.subscribe(this.#subjects.rollCall, () => this.#announce());
     this.#announce();
     this.#announcer = setInterval(() => this.#announce(), 5000);
     this.#announcer.unref();
@@ -119,6 +121,7 @@ export class Worker {
    */
   async stop(): Promise<void> {
     clearInterval(this.#announcer);
+    this.#rollCall?.unsubscribe();
     await this.#consumer?.stop();
     await this.#loop;
     const inFlight = [...this.#running.values()].map((run) => run.done);
@@ -142,6 +145,7 @@ export class Worker {
   async abandon(): Promise<void> {
     this.#abandoned = true;
     clearInterval(this.#announcer);
+    this.#rollCall?.unsubscribe();
     await this.#consumer?.stop();
     await this.#loop;
   }
@@ -193,8 +197,10 @@ export class Worker {
   async #advance(task: AdvanceJob, delivery: TaskDelivery): Promise<Settlement> {
     const log = this.#logger.child({ jobId: task.jobId });
     try {
-      const history = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: 0 });
-      let state = foldEvents(task.jobId, history.events);
+      // A first delivery of a new job carries its log; anything else reads it from the engine.
+      const inline = delivery.deliveryCount === 1 && task.history?.[0]?.seq === 1 ? task.history : undefined;
+      const events = inline ?? (await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: 0 })).events;
+      let state = foldEvents(task.jobId, events);
       if (state.status === 'new' || isFinished(state) || task.epoch < state.epoch) return 'ack';
       if (delivery.deliveryCount === 1 && hasOpenAttempt(state)) {
         // A first delivery finding an attempt open is a duplicate of a task another worker holds:
