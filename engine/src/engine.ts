@@ -156,8 +156,8 @@ export class Engine {
       case 'AppendEvents':
         return this.#appendEvents(command);
       case 'ReadHistory': {
-        const events = await this.#store.read(command.jobId, command.afterSeq);
-        const state = await this.#existing(command.jobId);
+        const { state, events } = await this.#writer.history(command.jobId, command.afterSeq);
+        if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${command.jobId}`);
         return { job: summarize(state), events };
       }
       case 'GetJob':

@@ -70,6 +70,22 @@ export class JobWriter {
     return this.#locks.run(jobId, () => this.#load(jobId, true));
   }
 
+  /**
+   * The job's state (as {@link read}) and its events after `afterSeq`, from one read of the log:
+   * the events the cache lacks are read along with those asked for.
+   */
+  history(jobId: string, afterSeq: number): Promise<{ state: JobState; events: readonly RecordedEvent[] }> {
+    return this.#locks.run(jobId, async () => {
+      const cached = this.#cache.get(jobId);
+      const from = cached ? Math.min(afterSeq, cached.lastSeq) : 0;
+      const read = await this.#store.read(jobId, from);
+      const known = cached?.lastSeq ?? 0;
+      const state = foldEvents(jobId, from === known ? read : read.filter((e) => e.seq > known), cached);
+      if (state.status !== 'new') this.#cache.set(jobId, state);
+      return { state, events: from === afterSeq ? read : read.filter((e) => e.seq > afterSeq) };
+    });
+  }
+
   async #load(jobId: string, fresh: boolean): Promise<JobState> {
     const cached = this.#cache.get(jobId);
     if (cached && !fresh) return cached;

@@ -3,10 +3,12 @@ import {
   assertEncodable,
   decideRetry,
   type Failure,
+  foldEvents,
   fromFailure,
   type JobEvent,
   type JobState,
   type JournalEntry,
+  type RecordedEvent,
   type ResolvedRetryPolicy,
   resolveRetryPolicy,
   retryTimerId,
@@ -66,6 +68,8 @@ export class JobRun {
   #position = 0;
   #seq: number;
   readonly #queue: JobEvent[] = [];
+  /** What this run appended, as recorded (commit times as seen here): the run's end state is the log plus these. */
+  readonly #appended: RecordedEvent[] = [];
   #pushed = 0;
   #committed = 0;
   #syncing: Promise<void> | undefined;
@@ -84,6 +88,14 @@ export class JobRun {
     this.#o = options;
     this.#jobId = options.state.jobId;
     this.#seq = options.state.lastSeq;
+  }
+
+  /**
+   * The job's state after this run: the state it started from plus everything it appended (with
+   * commit times as this worker saw them). Lets the worker resume a parked job from a short tail.
+   */
+  endState(): JobState {
+    return foldEvents(this.#jobId, this.#appended, this.#o.state);
   }
 
   /** Runs the workflow until it finishes, parks on a durable wait, or is aborted. */
@@ -376,6 +388,8 @@ export class JobRun {
           epoch: this.#o.state.epoch,
           events,
         });
+        const committedAt = this.#o.clock();
+        for (const [i, event] of events.entries()) this.#appended.push({ seq: this.#seq + i + 1, recordedAt: committedAt, event });
         this.#seq = reply.lastSeq;
         this.#committed += events.length;
       }

@@ -35,6 +35,11 @@ export interface WorkerOptions {
   readonly ackWaitMs?: number;
   /** Retry waits up to this long stay in the worker; longer ones go through durable timers. @default 2000 */
   readonly maxInProcessWaitMs?: number;
+  /**
+   * Parked jobs whose folded state the worker keeps, so that resuming one reads only the tail of
+   * its log. @default 5000
+   */
+  readonly stateCacheSize?: number;
   /** Time to let in-flight jobs finish on `stop()` before releasing them. @default 10000 */
   readonly shutdownGraceMs?: number;
   /** @default Date.now */
@@ -70,6 +75,9 @@ export class Worker {
   /** Jobs being advanced here, with the epoch each run holds. */
   readonly #running = new Map<string, { epoch: number; done: Promise<void> }>();
   readonly #shutdown = new AbortController();
+  /** Folded states of parked jobs, least recently used evicted first (a Map keeps insertion order). */
+  readonly #states = new Map<string, JobState>();
+  readonly #stateCacheSize: number;
   #consumer: TaskConsumer | undefined;
   #loop: Promise<void> | undefined;
   #announcer: NodeJS.Timeout | undefined;
@@ -93,6 +101,7 @@ export class Worker {
     this.#maxInProcessWaitMs = options.maxInProcessWaitMs ?? 2000;
     this.#shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
     this.#clock = options.clock ?? Date.now;
+    this.#stateCacheSize = options.stateCacheSize ?? 5000;
   }
 
   /** Starts pulling tasks. Resolves once the worker is consuming. */
@@ -197,10 +206,7 @@ export class Worker {
   async #advance(task: AdvanceJob, delivery: TaskDelivery): Promise<Settlement> {
     const log = this.#logger.child({ jobId: task.jobId });
     try {
-      // A first delivery of a new job carries its log; anything else reads it from the engine.
-      const inline = delivery.deliveryCount === 1 && task.history?.[0]?.seq === 1 ? task.history : undefined;
-      const events = inline ?? (await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: 0 })).events;
-      let state = foldEvents(task.jobId, events);
+      let state = await this.#load(task, delivery);
       if (state.status === 'new' || isFinished(state) || task.epoch < state.epoch) return 'ack';
       if (delivery.deliveryCount === 1 && hasOpenAttempt(state)) {
         // A first delivery finding an attempt open is a duplicate of a task another worker holds:
@@ -221,7 +227,7 @@ export class Worker {
         log.warn({ workflow: state.workflow }, 'this worker does not have the workflow of the job; handing the task back');
         return { retryInMs: 2000 };
       }
-      const outcome = await new JobRun({
+      const run = new JobRun({
         state,
         workflow: workflow as Workflow,
         engine: this.#engine,
@@ -230,10 +236,41 @@ export class Worker {
         logger: log,
         maxInProcessWaitMs: this.#maxInProcessWaitMs,
         signal: this.#shutdown.signal,
-      }).run();
+      });
+      const outcome = await run.run();
+      this.#remember(outcome.kind === 'suspended' ? run.endState() : undefined, task.jobId);
       return await this.#settle(outcome, state, log);
     } catch (error) {
       return this.#settle({ kind: 'aborted', error }, undefined, log);
+    }
+  }
+
+  /**
+   * The job's state for a task: a first delivery of a new job carries its log; a parked job this
+   * worker ran before needs only the tail after its cached state; anything else reads the log.
+   */
+  async #load(task: AdvanceJob, delivery: TaskDelivery): Promise<JobState> {
+    const cached = this.#states.get(task.jobId);
+    this.#states.delete(task.jobId);
+    if (delivery.deliveryCount === 1 && task.history?.[0]?.seq === 1) return foldEvents(task.jobId, task.history);
+    if (cached) {
+      const tail = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: cached.lastSeq });
+      try {
+        return foldEvents(task.jobId, tail.events, cached);
+      } catch {
+        // The cache disagrees with the log (it should not): trust the log.
+      }
+    }
+    const history = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: 0 });
+    return foldEvents(task.jobId, history.events);
+  }
+
+  #remember(state: JobState | undefined, jobId: string): void {
+    if (!state) return;
+    this.#states.set(jobId, state);
+    if (this.#states.size > this.#stateCacheSize) {
+      const oldest = this.#states.keys().next().value;
+      if (oldest !== undefined) this.#states.delete(oldest);
     }
   }
 
