@@ -1,5 +1,5 @@
 import { decode, type JobEvent, type JobStatus, type RecordedEvent } from '@ratchet/protocol';
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { CompiledQuery, type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from './database.ts';
 import type { AppendRequest, AppendResult, DueTimer, EventStore, JobRow } from './event-store.ts';
 import { migrateSchema } from './migrate-schema.ts';
@@ -26,6 +26,8 @@ export class KyselyEventStore implements EventStore {
   readonly #release: () => Promise<void>;
   readonly #tables: { readonly jobEvents: RawBuilder<unknown>; readonly jobs: RawBuilder<unknown>; readonly timers: RawBuilder<unknown> };
   #closed: Promise<void> | undefined;
+  /** Compiled append statements by batch shape. */
+  readonly #appendTexts = new Map<string, string>();
 
   constructor(options: KyselyEventStoreOptions) {
     this.#db = options.db;
@@ -129,7 +131,33 @@ export class KyselyEventStore implements EventStore {
         where t.job_id = r.job_id and t.timer_id = r.timer_id and r.job_id in (select job_id from won)
       )`);
     }
-    const { rows } = await sql<{ job_id: string }>`with ${sql.join(parts, sql`, `)} select job_id from won`.execute(this.#db);
+    // The statement's text depends only on the batch's shape: compile it once per shape and pass
+    // the columns as parameters, in the order the template above uses them.
+    const shape = `${extending > 1}${extending > 0}${creating > 0}${added.jobId.length > 0}${removed.jobId.length > 0}`;
+    const parameters: unknown[] = [
+      j.jobId,
+      j.expectedSeq,
+      j.workflow,
+      j.version,
+      j.status,
+      j.epoch,
+      j.lastSeq,
+      j.startedAt,
+      j.updatedAt,
+      j.finishedAt,
+    ];
+    parameters.push(e.jobId, e.seq, e.type, e.data, e.recordedAt);
+    if (added.jobId.length > 0) parameters.push(added.jobId, added.timerId, added.fireAt);
+    if (removed.jobId.length > 0) parameters.push(removed.jobId, removed.timerId);
+    let text = this.#appendTexts.get(shape);
+    if (text === undefined) {
+      const compiled = sql`with ${sql.join(parts, sql`, `)} select job_id from won`.compile(this.#db);
+      if (compiled.parameters.length !== parameters.length)
+        throw new Error(`append statement takes ${compiled.parameters.length} parameters, not ${parameters.length}`);
+      text = compiled.sql;
+      this.#appendTexts.set(shape, text);
+    }
+    const { rows } = await this.#db.executeQuery<{ job_id: string }>(CompiledQuery.raw(text, parameters));
     const won = new Set(rows.map((row) => row.job_id));
     return requests.map(({ jobId }, i) =>
       plan.joined[i] && won.has(jobId) ? { jobId, ok: true as const } : { jobId, ok: false as const, reason: 'conflict' as const },
