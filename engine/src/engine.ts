@@ -12,7 +12,9 @@ import {
   isFinished,
   type JobEvent,
   type JobState,
+  type JobSummary,
   parseCommand,
+  type ReadHistoryReply,
   type RecordedEvent,
   type ReleaseJob,
   type Reply,
@@ -60,6 +62,8 @@ export interface EngineOptions {
    * @default false
    */
   readonly workersRestartWithEngine?: boolean;
+  /** How often to look for running jobs left without a task. @default 30000 */
+  readonly recoveryIntervalMs?: number;
   /** Told of every committed append, in commit order per job (for live views such as `ratchet dev`). */
   readonly observer?: (change: JobChange) => void;
 }
@@ -95,6 +99,8 @@ export class Engine {
   readonly #subscriptions: Subscription[] = [];
   readonly #observer: ((change: JobChange) => void) | undefined;
   readonly #workersRestartWithEngine: boolean;
+  readonly #recoveryIntervalMs: number;
+  #recovery: NodeJS.Timeout | undefined;
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -123,6 +129,7 @@ export class Engine {
     this.#registry = new WorkflowRegistry({ ttlMs: 15_000, clock: this.#clock });
     this.#observer = options.observer;
     this.#workersRestartWithEngine = options.workersRestartWithEngine ?? false;
+    this.#recoveryIntervalMs = options.recoveryIntervalMs ?? 30_000;
   }
 
   /** Migrates the store, starts serving, fires due timers and re-dispatches runnable jobs. */
@@ -137,11 +144,16 @@ export class Engine {
     this.#transport.publish(this.#subjects.rollCall, new Uint8Array(0));
     this.#timers.start();
     await this.#redispatch();
+    this.#recovery = setInterval(() => {
+      this.#redispatch(this.#recoveryIntervalMs).catch((error: unknown) => this.#logger.error({ err: error }, 'recovery sweep failed'));
+    }, this.#recoveryIntervalMs);
+    this.#recovery.unref();
     this.#logger.info({ prefix: this.#subjects.prefix }, 'engine started');
   }
 
   /** Stops serving and waits for in-flight commits. The store and transport stay open (they are the caller's). */
   async stop(): Promise<void> {
+    clearInterval(this.#recovery);
     for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe();
     await this.#timers.stop();
     await this.#commit.idle();
@@ -158,7 +170,7 @@ export class Engine {
       case 'ReadHistory': {
         const { state, events } = await this.#writer.history(command.jobId, command.afterSeq);
         if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${command.jobId}`);
-        return { job: summarize(state), events };
+        return historyPage(summarize(state), events);
       }
       case 'GetJob':
         return summarize(await this.#existing(command.jobId));
@@ -192,7 +204,12 @@ export class Engine {
     const jobId = command.jobId ?? this.#ids();
     const known = this.#registry.known();
     const written = await this.#writer.write(jobId, (state) => {
-      if (state.status !== 'new') return [];
+      if (state.status !== 'new') {
+        if (state.workflow !== command.workflow) {
+          throw new Refusal('JobIdConflictError', `job ${jobId} exists and runs workflow "${state.workflow}", not "${command.workflow}"`);
+        }
+        return [];
+      }
       if (known && !known.has(command.workflow)) {
         throw new Refusal(
           'UnknownWorkflowError',
@@ -216,6 +233,10 @@ export class Engine {
       this.#logger.debug({ jobId, workflow: command.workflow }, 'job started');
       const history = written.events.map((event, i) => ({ seq: i + 1, recordedAt: written.after.updatedAt, event }));
       await this.#dispatch({ type: 'AdvanceJob', jobId, epoch: 1, history });
+    } else if (written.after.status === 'running' && written.after.lastSeq === 1) {
+      // Started before, but its first task may never have gone out (the publish failed after the
+      // commit): send it again; if it did go out, the queue drops this one as a duplicate.
+      await this.#dispatch({ type: 'AdvanceJob', jobId, epoch: written.after.epoch });
     }
     return { jobId, created, job: summarize(written.after) };
   }
@@ -309,9 +330,14 @@ export class Engine {
     return events;
   }
 
-  async #fireTimer(timer: DueTimer): Promise<void> {
+  /**
+   * Records a due timer as fired and dispatches the job at a new epoch — unless a worker holds
+   * the job (an attempt open, or a retry being waited out): firing then would fence that worker
+   * off mid-step. The timer fires instead as soon as the holder lets go (see `#afterWrite`).
+   */
+  async #fireTimer(timer: Pick<DueTimer, 'jobId' | 'timerId'>): Promise<void> {
     const written = await this.#writer.write(timer.jobId, (state) => {
-      if (state.status !== 'running' || !state.timers[timer.timerId]) return [];
+      if (state.status !== 'running' || !state.timers[timer.timerId] || isHeld(state)) return [];
       return [{ type: 'TimerFired', timerId: timer.timerId, epoch: state.epoch + 1, firedAt: this.#clock() }];
     });
     if (written.events.length === 0) return;
@@ -325,8 +351,17 @@ export class Engine {
       const recordedAt = after.updatedAt;
       this.#observer({ state: after, events: events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event })) });
     }
+    const now = this.#clock();
+    const letGo = after.status === 'running' && !isHeld(after);
     for (const timer of Object.values(after.timers)) {
-      if (!before.timers[timer.timerId]) this.#timers.wake(timer.fireAt);
+      if (letGo && timer.fireAt <= now) {
+        // Came due while a worker held the job: fire it now that the worker has let go.
+        void this.#fireTimer({ jobId: after.jobId, timerId: timer.timerId }).catch((error: unknown) =>
+          this.#logger.error({ err: error, jobId: after.jobId, ...timer }, 'could not fire timer'),
+        );
+      } else if (!before.timers[timer.timerId]) {
+        this.#timers.wake(timer.fireAt);
+      }
     }
     if (isFinished(after) && !isFinished(before)) {
       this.#transport.publish(this.#subjects.finished(after.jobId), encode(summarize(after)));
@@ -334,13 +369,23 @@ export class Engine {
     }
   }
 
+  /** Publishes a task, trying again a few times: the message id makes a repeat harmless. */
   async #dispatch(task: AdvanceJob): Promise<void> {
     let payload = encode(task);
     if (task.history && payload.byteLength > INLINE_HISTORY_BYTES) {
       const { history: _omitted, ...bare } = task;
       payload = encode(bare);
     }
-    await this.#transport.publishTask(this.#queue, payload, taskMessageId(task));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#transport.publishTask(this.#queue, payload, taskMessageId(task));
+        return;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        this.#logger.warn({ err: error, jobId: task.jobId, attempt }, 'could not publish a task; trying again');
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      }
+    }
   }
 
   /**
@@ -350,15 +395,19 @@ export class Engine {
    * open has its task held by a worker, and the queue redelivers it if that worker dies — unless
    * workers run in this process (`workersRestartWithEngine`): then none survived, and the open
    * attempts are recorded as lost first.
+   *
+   * The same sweep runs every `recoveryIntervalMs` for jobs idle that long (a task publish that
+   * failed for good, say), skipping jobs a worker holds.
    */
-  async #redispatch(): Promise<void> {
+  async #redispatch(minIdleMs = 0): Promise<void> {
     const runnable = await this.#store.listRunnableJobs(10_000);
     let dispatched = 0;
     for (const job of runnable) {
       let state = await this.#writer.read(job.jobId);
-      if (state.status !== 'running') continue;
+      if (state.status !== 'running' || state.updatedAt > this.#clock() - minIdleMs) continue;
+      if (minIdleMs > 0 && isHeld(state)) continue;
       if (hasOpenAttempt(state)) {
-        if (!this.#workersRestartWithEngine) continue;
+        if (!this.#workersRestartWithEngine || minIdleMs > 0) continue;
         const written = await this.#writer.write(job.jobId, (current) =>
           current.status === 'running' && hasOpenAttempt(current) ? this.#takeOver(current, { worker: 'engine-restart' }) : [],
         );
@@ -396,9 +445,30 @@ export class Engine {
   }
 }
 
+/** A history reply stays under this size; the reader asks for the rest. */
+const HISTORY_PAGE_BYTES = 512 * 1024;
+
+/** As many events as fit one reply (at least one), saying whether more follow. */
+function historyPage(job: JobSummary, events: readonly RecordedEvent[]): ReadHistoryReply {
+  let page = events;
+  // Events are small in the common case; only long histories pay for measuring.
+  if (events.length > 64) {
+    while (page.length > 1 && encode({ job, events: page }).byteLength > HISTORY_PAGE_BYTES)
+      page = page.slice(0, Math.ceil(page.length / 2));
+  }
+  return page.length === events.length ? { job, events } : { job, events: page, more: true };
+}
+
 /** A task carries the job's history only below this size; larger inputs are read by the worker. */
 const INLINE_HISTORY_BYTES = 16 * 1024;
 
 function hasOpenAttempt(state: JobState): boolean {
   return state.journal.some((entry) => entry.kind === 'step' && entry.status === 'running');
+}
+
+/** A worker holds the job: an attempt is open, or a retry is being waited out in a worker. */
+function isHeld(state: JobState): boolean {
+  return state.journal.some(
+    (entry) => entry.kind === 'step' && (entry.status === 'running' || (entry.status === 'retrying' && entry.retryDurable !== true)),
+  );
 }

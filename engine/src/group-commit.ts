@@ -34,6 +34,17 @@ export class GroupCommit {
     while (this.#committing) await this.#committing;
   }
 
+  async #oneByOne(batch: readonly Pending[]): Promise<void> {
+    for (const pending of batch) {
+      try {
+        const [result] = await this.#store.append([pending.request]);
+        pending.resolve(result as AppendResult);
+      } catch (error) {
+        pending.reject(error);
+      }
+    }
+  }
+
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
@@ -45,7 +56,10 @@ export class GroupCommit {
           const results = await this.#store.append(batch.map((p) => p.request));
           for (const [i, pending] of batch.entries()) pending.resolve(results[i] as AppendResult);
         } catch (error) {
-          for (const pending of batch) pending.reject(error);
+          if (batch.length === 1) (batch[0] as Pending).reject(error);
+          // One request can fail a whole transaction (a value the database refuses): commit each
+          // on its own, so only the one at fault fails.
+          else await this.#oneByOne(batch);
         }
       }
     } finally {

@@ -1,4 +1,12 @@
-import { foldEvents, type JobEvent, type JobState, type JobSummary, type RecordedEvent, type TimerState } from '@ratchet/protocol';
+import {
+  foldEvents,
+  IllegalTransitionError,
+  type JobEvent,
+  type JobState,
+  type JobSummary,
+  type RecordedEvent,
+  type TimerState,
+} from '@ratchet/protocol';
 import type { EventStore, JobRow } from '@ratchet/store';
 import type { GroupCommit } from './group-commit.ts';
 import type { JobCache } from './job-cache.ts';
@@ -38,12 +46,21 @@ export class JobWriter {
   write(jobId: string, decide: (state: JobState) => readonly JobEvent[]): Promise<Written> {
     return this.#locks.run(jobId, async () => {
       for (let tries = 0; ; tries++) {
-        const before = await this.#load(jobId, tries > 0);
-        const events = decide(before);
-        if (events.length === 0) return { before, after: before, events };
+        const fresh = tries > 0 || !this.#cache.get(jobId);
+        const before = await this.#load(jobId, fresh);
+        let events: readonly JobEvent[];
+        let after: JobState;
         const recordedAt = this.#clock();
-        const recorded: RecordedEvent[] = events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event }));
-        const after = foldEvents(jobId, recorded, before);
+        try {
+          events = decide(before);
+          if (events.length === 0) return { before, after: before, events };
+          const recorded: RecordedEvent[] = events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event }));
+          after = foldEvents(jobId, recorded, before);
+        } catch (error) {
+          // Judged on the cache, which another engine may have moved past: judge again on the log.
+          if (!fresh && (error instanceof Refusal || error instanceof IllegalTransitionError)) continue;
+          throw error;
+        }
         const result = await this.#commit.submit({
           jobId,
           expectedSeq: before.lastSeq,

@@ -6,7 +6,8 @@ export type RefusalName =
   | 'SeqConflictError'
   | 'EngineEventError'
   | 'UnknownWorkflowError'
-  | 'PayloadTooLargeError';
+  | 'PayloadTooLargeError'
+  | 'JobIdConflictError';
 
 /**
  * A command the engine will not carry out, with the reason for whoever must act: a worker

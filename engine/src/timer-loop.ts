@@ -31,6 +31,7 @@ export class TimerLoop {
 
   start(): void {
     this.#stopped = false;
+    this.#nextAt = Number.POSITIVE_INFINITY;
     this.wake(this.#o.clock());
   }
 
@@ -48,6 +49,7 @@ export class TimerLoop {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#nextAt = Number.POSITIVE_INFINITY;
     await this.#ticking;
   }
 
@@ -55,7 +57,8 @@ export class TimerLoop {
     if (at >= this.#nextAt) return;
     clearTimeout(this.#timer);
     this.#nextAt = at;
-    this.#timer = setTimeout(() => this.#tick(), Math.max(0, at - this.#o.clock()));
+    // A Node timer cannot wait past 2^31-1 ms; a later timer is found by the poll anyway.
+    this.#timer = setTimeout(() => this.#tick(), Math.min(Math.max(0, at - this.#o.clock()), this.#o.pollMs));
   }
 
   #tick(): void {
@@ -77,7 +80,8 @@ export class TimerLoop {
         if (due.length === 256) this.#again = true;
       } while (this.#again && !this.#stopped);
       const next = await store.nextTimerAt();
-      if (!this.#stopped) this.#schedule(Math.min(next ?? Number.POSITIVE_INFINITY, clock() + pollMs));
+      // A wake for a timer already due may have come in while we asked.
+      if (!this.#stopped) this.#schedule(this.#again ? clock() : Math.min(next ?? Number.POSITIVE_INFINITY, clock() + pollMs));
     } catch (error) {
       logger.error({ err: error }, 'timer loop failed; retrying');
       if (!this.#stopped) this.#schedule(clock() + pollMs);

@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import { MAX_VALUE_BYTES } from './limits.ts';
 
 /** The one msgpackr instance: every event, command, reply and task crosses the wire through it. */
 const packr = new Packr({ useRecords: false, moreTypes: false, useBigIntExtension: true });
@@ -29,6 +30,20 @@ export function decode(bytes: Uint8Array): unknown {
  */
 export function assertEncodable(value: unknown, label = 'value'): void {
   walk(value, label, new Set());
+}
+
+/**
+ * {@link assertEncodable}, and the value encodes to at most {@link MAX_VALUE_BYTES}: what job
+ * inputs and step and job outputs must satisfy.
+ */
+export function assertStorable(value: unknown, label = 'value'): void {
+  assertEncodable(value, label);
+  const size = encode(value).byteLength;
+  if (size > MAX_VALUE_BYTES) {
+    throw new CodecError(
+      `${label} is ${size} bytes encoded; the limit is ${MAX_VALUE_BYTES} bytes (store large data elsewhere and pass a reference)`,
+    );
+  }
 }
 
 function walk(value: unknown, path: string, seen: Set<object>): void {

@@ -84,6 +84,8 @@ export interface AppendEventsReply {
 export interface ReadHistoryReply {
   readonly job: JobSummary;
   readonly events: readonly RecordedEvent[];
+  /** The reply stopped short to stay within a message's size: read on from the last seq. */
+  readonly more?: boolean;
 }
 
 export interface ClaimJobReply {

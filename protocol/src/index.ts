@@ -1,5 +1,5 @@
 export { assertNever } from './assert-never.ts';
-export { assertEncodable, CodecError, decode, encode } from './codec.ts';
+export { assertEncodable, assertStorable, CodecError, decode, encode } from './codec.ts';
 export type {
   AppendEvents,
   AppendEventsReply,
@@ -55,7 +55,8 @@ export {
   type TimerState,
   type ValueState,
 } from './job-state.ts';
-export { InvalidMessageError, parseCommand, parseEvent, parseTask } from './parse.ts';
+export { MAX_TIMEOUT_MS, MAX_VALUE_BYTES } from './limits.ts';
+export { InvalidMessageError, MAX_TIME_MS, parseCommand, parseEvent, parseTask, WORKFLOW_NAME } from './parse.ts';
 export { backoffDelay, decideRetry, type FailedAttempt, type RetryDecision, seededRandom } from './retry-decision.ts';
 export { InvalidRetryPolicyError, type Jitter, type ResolvedRetryPolicy, type RetryPolicy, resolveRetryPolicy } from './retry-policy.ts';
 export { type Subjects, subjectsFor } from './subjects.ts';

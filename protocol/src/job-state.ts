@@ -29,6 +29,8 @@ export interface StepState {
   readonly timeoutMs?: number;
   readonly output?: unknown;
   readonly failure?: Failure;
+  /** Why the step gave up, once it has. */
+  readonly reason?: string;
   readonly retryAt?: number;
   /** The retry wait goes through a durable timer (the job was released meanwhile). */
   readonly retryDurable?: boolean;
@@ -210,7 +212,7 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
         s.journal[step.position] = {
           ...step,
           status: event.final ? 'failed' : 'retrying',
-          ...(event.final ? { failure: event.failure } : {}),
+          ...(event.final ? { failure: event.failure, ...(event.reason === undefined ? {} : { reason: event.reason }) } : {}),
           attempts: [...step.attempts.slice(0, -1), ended],
         };
       }

@@ -8,40 +8,48 @@ export class InvalidMessageError extends Error {
   override readonly name = 'InvalidMessageError';
 }
 
-type Kind = 'string' | 'number' | 'boolean' | 'object' | 'array' | 'any' | 'jobId';
+/**
+ * `count`: an integer >= 0 (seqs, epochs, attempts, positions); `time`: ms since the epoch within
+ * the range both JavaScript and Postgres can hold; `text`: a string without NUL (Postgres text
+ * cannot hold one); `name`: a workflow name; `policy`: a resolved retry policy.
+ */
+type Kind = 'text' | 'count' | 'time' | 'number' | 'boolean' | 'object' | 'array' | 'any' | 'jobId' | 'name' | 'policy';
 type Shape = Readonly<Record<string, Kind | `${Kind}?`>>;
 
+/** The latest instant a time in the log may name (JavaScript's Date limit, year 275760). */
+export const MAX_TIME_MS = 8.64e15;
+
 const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
-  StartJob: { workflow: 'string', input: 'any', jobId: 'jobId?', version: 'string?' },
-  AppendEvents: { jobId: 'jobId', expectedSeq: 'number', epoch: 'number', events: 'array' },
-  ReadHistory: { jobId: 'jobId', afterSeq: 'number' },
+  StartJob: { workflow: 'name', input: 'any', jobId: 'jobId?', version: 'text?' },
+  AppendEvents: { jobId: 'jobId', expectedSeq: 'count', epoch: 'count', events: 'array' },
+  ReadHistory: { jobId: 'jobId', afterSeq: 'count' },
   GetJob: { jobId: 'jobId' },
-  ClaimJob: { jobId: 'jobId', epoch: 'number', worker: 'string' },
-  ReleaseJob: { jobId: 'jobId', epoch: 'number', worker: 'string', reason: 'string' },
+  ClaimJob: { jobId: 'jobId', epoch: 'count', worker: 'text' },
+  ReleaseJob: { jobId: 'jobId', epoch: 'count', worker: 'text', reason: 'text' },
 };
 
 const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
-  JobStarted: { workflow: 'string', version: 'string', input: 'any', epoch: 'number', startedAt: 'number' },
-  JobClaimed: { epoch: 'number', worker: 'string', claimedAt: 'number' },
-  JobReleased: { epoch: 'number', worker: 'string', reason: 'string', releasedAt: 'number' },
+  JobStarted: { workflow: 'name', version: 'text', input: 'any', epoch: 'count', startedAt: 'time' },
+  JobClaimed: { epoch: 'count', worker: 'text', claimedAt: 'time' },
+  JobReleased: { epoch: 'count', worker: 'text', reason: 'text', releasedAt: 'time' },
   StepStarted: {
-    stepId: 'number',
-    name: 'string',
-    attempt: 'number',
-    startedAt: 'number',
-    worker: 'string',
-    epoch: 'number',
-    policy: 'object?',
-    timeoutMs: 'number?',
+    stepId: 'count',
+    name: 'text',
+    attempt: 'count',
+    startedAt: 'time',
+    worker: 'text',
+    epoch: 'count',
+    policy: 'policy?',
+    timeoutMs: 'count?',
   },
-  StepCompleted: { stepId: 'number', attempt: 'number', output: 'any', completedAt: 'number' },
-  StepFailed: { stepId: 'number', attempt: 'number', failure: 'object', failedAt: 'number', final: 'boolean', reason: 'string?' },
-  StepRetryScheduled: { stepId: 'number', attempt: 'number', at: 'number', durable: 'boolean' },
-  TimerStarted: { position: 'number', fireAt: 'number' },
-  TimerFired: { timerId: 'string', epoch: 'number', firedAt: 'number' },
-  ValueRecorded: { position: 'number', kind: 'string', value: 'any' },
-  JobCompleted: { output: 'any', completedAt: 'number' },
-  JobFailed: { failure: 'object', failedAt: 'number' },
+  StepCompleted: { stepId: 'count', attempt: 'count', output: 'any', completedAt: 'time' },
+  StepFailed: { stepId: 'count', attempt: 'count', failure: 'object', failedAt: 'time', final: 'boolean', reason: 'text?' },
+  StepRetryScheduled: { stepId: 'count', attempt: 'count', at: 'time', durable: 'boolean' },
+  TimerStarted: { position: 'count', fireAt: 'time' },
+  TimerFired: { timerId: 'text', epoch: 'count', firedAt: 'time' },
+  ValueRecorded: { position: 'count', kind: 'text', value: 'any' },
+  JobCompleted: { output: 'any', completedAt: 'time' },
+  JobFailed: { failure: 'object', failedAt: 'time' },
 };
 
 /** Checks that `value` is an engine command; throws {@link InvalidMessageError} naming the problem. */
@@ -60,7 +68,7 @@ export function parseEvent(value: unknown, label = 'event'): JobEvent {
 
 /** Checks that `value` is an `AdvanceJob` task. */
 export function parseTask(value: unknown): AdvanceJob {
-  return checkTyped(value, { AdvanceJob: { jobId: 'jobId', epoch: 'number', history: 'array?' } }, 'task') as unknown as AdvanceJob;
+  return checkTyped(value, { AdvanceJob: { jobId: 'jobId', epoch: 'count', history: 'array?' } }, 'task') as unknown as AdvanceJob;
 }
 
 function checkTyped(value: unknown, shapes: Readonly<Record<string, Shape>>, label: string): Record<string, unknown> {
@@ -93,13 +101,44 @@ function kindProblem(kind: Kind, value: unknown): string | undefined {
       return undefined;
     case 'jobId':
       return jobIdProblem(value);
+    case 'name':
+      return typeof value === 'string' && WORKFLOW_NAME.test(value)
+        ? undefined
+        : `must be a workflow name (1-128 letters, digits, . _ or -), got ${JSON.stringify(value)}`;
+    case 'text':
+      if (typeof value !== 'string') return `must be a string, got ${typeof value}`;
+      return value.includes('\0') ? 'must not contain a NUL character' : undefined;
     case 'array':
       return Array.isArray(value) ? undefined : `must be an array, got ${typeof value}`;
     case 'object':
       return typeof value === 'object' && value !== null && !Array.isArray(value) ? undefined : 'must be an object';
+    case 'policy':
+      return policyProblem(value);
+    case 'count':
+      return Number.isSafeInteger(value) && (value as number) >= 0 ? undefined : `must be an integer >= 0, got ${String(value)}`;
+    case 'time':
+      return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_TIME_MS
+        ? undefined
+        : `must be a time in ms between 0 and ${MAX_TIME_MS}, got ${String(value)}`;
     case 'number':
       return typeof value === 'number' && Number.isFinite(value) ? undefined : `must be a finite number, got ${String(value)}`;
     default:
       return typeof value === kind ? undefined : `must be a ${kind}, got ${typeof value}`;
   }
+}
+
+/** The pattern of a workflow name (also enforced by `defineWorkflow`). */
+export const WORKFLOW_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Why `value` is not a resolved retry policy (every field present and in range), or undefined. */
+function policyProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'must be a retry policy';
+  const p = value as Record<string, unknown>;
+  const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  if (!positive(p.initialIntervalMs) || !positive(p.maximumIntervalMs)) return 'must have interval ms >= 0';
+  if (!(typeof p.backoffCoefficient === 'number' && p.backoffCoefficient >= 1)) return 'must have backoffCoefficient >= 1';
+  if (!(Number.isSafeInteger(p.maximumAttempts) && (p.maximumAttempts as number) >= 1)) return 'must have maximumAttempts >= 1';
+  if (p.jitter !== 'none' && p.jitter !== 'full' && p.jitter !== 'equal') return 'must have jitter none, full or equal';
+  if (!Array.isArray(p.nonRetryable) || p.nonRetryable.some((n) => typeof n !== 'string')) return 'must have nonRetryable names';
+  return undefined;
 }

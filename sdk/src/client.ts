@@ -1,5 +1,5 @@
 import {
-  assertEncodable,
+  assertStorable,
   type Duration,
   decode,
   isFinished,
@@ -53,7 +53,7 @@ export class Client {
   /** Starts `workflow` (a definition or a registered name) with `input`; returns a handle to the job. */
   async start<I, O>(workflow: Workflow<I, O> | string, input: I, options: StartOptions = {}): Promise<JobHandle<O>> {
     const name = typeof workflow === 'string' ? workflow : workflow.name;
-    assertEncodable(input, `input of workflow "${name}"`);
+    assertStorable(input, `input of workflow "${name}"`);
     if (options.jobId !== undefined) {
       const problem = jobIdProblem(options.jobId);
       if (problem) throw new RangeError(problem);

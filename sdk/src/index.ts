@@ -1,5 +1,5 @@
 export { Client, type ClientOptions, JobHandle, type StartOptions } from './client.ts';
-export { EngineClient } from './engine-client.ts';
+export { EngineClient, readWholeHistory } from './engine-client.ts';
 export {
   type DurableCall,
   EngineError,

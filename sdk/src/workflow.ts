@@ -1,3 +1,4 @@
+import { WORKFLOW_NAME } from '@ratchet/protocol';
 import type { WorkflowContext } from './workflow-context.ts';
 
 /** A workflow: a named, versioned function `(ctx, input) => output` whose every durable call is logged. */
@@ -29,12 +30,12 @@ export function defineWorkflow<I, O>(
   run: (ctx: WorkflowContext, input: I) => Promise<O>,
   options: { readonly version?: string } = {},
 ): Workflow<I, O> {
-  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
+  if (typeof name !== 'string' || !WORKFLOW_NAME.test(name)) {
     throw new InvalidWorkflowError(`workflow name ${JSON.stringify(name)} must be 1-128 letters, digits, . _ or -`);
   }
   if (typeof run !== 'function') throw new InvalidWorkflowError(`workflow "${name}" needs a function (ctx, input) => output`);
   const version = options.version ?? '1';
-  if (typeof version !== 'string' || version.length === 0) {
+  if (typeof version !== 'string' || version.length === 0 || version.includes('\0')) {
     throw new InvalidWorkflowError(`workflow "${name}" version must be a non-empty string`);
   }
   return Object.freeze({ name, version, run });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  assertEncodable,
+  assertStorable,
   decideRetry,
   type Failure,
   foldEvents,
@@ -8,6 +8,8 @@ import {
   type JobEvent,
   type JobState,
   type JournalEntry,
+  MAX_TIME_MS,
+  MAX_TIMEOUT_MS,
   type RecordedEvent,
   type ResolvedRetryPolicy,
   resolveRetryPolicy,
@@ -112,14 +114,14 @@ export class JobRun {
     try {
       const output = await this.#o.workflow.run(this.#context(), this.#o.state.input);
       if (this.#nondeterminism) throw this.#nondeterminism;
-      assertEncodable(output, `output of workflow "${this.#o.workflow.name}"`);
+      assertStorable(output, `output of workflow "${this.#o.workflow.name}"`);
       ending = { type: 'JobCompleted', output, completedAt: this.#o.clock() };
     } catch (error) {
-      if (this.#done) return;
-      // A nondeterminism fails the job even if the workflow code caught it.
-      ending = { type: 'JobFailed', failure: toFailure(this.#nondeterminism ?? error), failedAt: this.#o.clock() };
+      if (this.#done || this.#nondeterminism) return;
+      ending = { type: 'JobFailed', failure: toFailure(error), failedAt: this.#o.clock() };
     }
-    if (this.#done) return;
+    // A nondeterminism has already recorded the job's failure.
+    if (this.#done || this.#nondeterminism) return;
     this.#push(ending);
     try {
       await this.#sync();
@@ -152,20 +154,29 @@ export class JobRun {
     const entry = this.#o.state.journal[position];
     if (entry !== undefined && !accepts(entry)) {
       const error = new NondeterminismError(position, describeEntry(entry), actual);
-      this.#nondeterminism ??= error;
+      if (!this.#nondeterminism) {
+        this.#nondeterminism = error;
+        // The code no longer matches the log: nothing more of it may run, even if it catches this.
+        void this.#failWith(error);
+      }
       throw error;
     }
     return { position, entry };
   }
 
   async #step<T>(name: string, fn: (info: StepInfo) => T | Promise<T>, options: StepOptions = {}): Promise<T> {
-    if (this.#done) return parked();
+    if (this.#stopped) return parked();
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('ctx.step needs a non-empty name');
     if (typeof fn !== 'function') throw new TypeError(`ctx.step("${name}") needs a function`);
+    // Options are checked before the call takes its position, so code that catches the error
+    // and goes on still lines up with the log.
+    const policy = resolveRetryPolicy(options.retry);
+    const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `timeout of step "${name}"`);
+    if (timeoutMs !== undefined && timeoutMs > MAX_TIMEOUT_MS) {
+      throw new RangeError(`timeout of step "${name}" is ${timeoutMs} ms; the longest is ${MAX_TIMEOUT_MS} ms (about 24.8 days)`);
+    }
     const { position, entry } = this.#match({ kind: 'step', name }, (e) => e.kind === 'step' && e.name === name);
     if (entry === undefined) {
-      const policy = resolveRetryPolicy(options.retry);
-      const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `timeout of step "${name}"`);
       return this.#active(async () => {
         this.#push({
           type: 'StepStarted',
@@ -179,6 +190,7 @@ export class JobRun {
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
         });
         await this.#sync();
+        if (this.#stopped) return parked();
         return this.#attempts(position, name, policy, timeoutMs, 1, fn);
       });
     }
@@ -187,7 +199,7 @@ export class JobRun {
       case 'completed':
         return step.output as T;
       case 'failed':
-        throw new StepFailedError(name, step.attempts.length, 'recorded', fromFailure(step.failure ?? unknownFailure));
+        throw new StepFailedError(name, step.attempts.length, step.reason ?? 'gave up', fromFailure(step.failure ?? unknownFailure));
       case 'running':
         // The worker claims a job whose log ends in an open attempt, which closes it; so this is a bug.
         throw new Error(`step "${name}" attempt ${step.attempts.length} is still open in the log of job ${this.#jobId}`);
@@ -198,8 +210,10 @@ export class JobRun {
         const retryAt = step.retryAt;
         return this.#active(async () => {
           await this.#waitUntil(retryAt);
+          if (this.#stopped) return parked();
           this.#push(this.#started(position, name, next));
           await this.#sync();
+          if (this.#stopped) return parked();
           return this.#attempts(position, name, step.policy, step.timeoutMs, next, fn);
         });
       }
@@ -217,7 +231,7 @@ export class JobRun {
   ): Promise<T> {
     for (let attempt = first; ; ) {
       const result = await this.#runAttempt(stepId, name, attempt, timeoutMs, fn);
-      if (this.#done) return parked();
+      if (this.#stopped) return parked();
       const now = this.#o.clock();
       if (result.ok) {
         this.#push({ type: 'StepCompleted', stepId, attempt, output: result.output, completedAt: now });
@@ -239,9 +253,11 @@ export class JobRun {
       if (durable) throw PARK;
       void this.#sync().catch(() => {});
       await this.#waitUntil(decision.at);
+      if (this.#stopped) return parked();
       attempt = decision.attempt;
       this.#push(this.#started(stepId, name, attempt));
       await this.#sync();
+      if (this.#stopped) return parked();
     }
   }
 
@@ -284,7 +300,7 @@ export class JobRun {
               }),
             ]);
       try {
-        assertEncodable(output, `output of step "${name}"`);
+        assertStorable(output, `output of step "${name}"`);
       } catch (error) {
         return { ok: false, failure: { ...toFailure(error), nonRetryable: true } };
       }
@@ -298,11 +314,13 @@ export class JobRun {
   }
 
   async #sleep(duration: Parameters<WorkflowContext['sleep']>[0]): Promise<void> {
-    if (this.#done) return parked();
+    if (this.#stopped) return parked();
     const ms = toMs(duration, 'ctx.sleep duration');
+    const fireAt = this.#o.clock() + ms;
+    if (fireAt > MAX_TIME_MS) throw new RangeError(`ctx.sleep(${String(duration)}) ends after the latest time the log can hold`);
     const { position, entry } = this.#match({ kind: 'sleep' }, (e) => e.kind === 'sleep');
     if (entry === undefined) {
-      this.#push({ type: 'TimerStarted', position, fireAt: this.#o.clock() + ms });
+      this.#push({ type: 'TimerStarted', position, fireAt });
       return this.#durableWait();
     }
     if (entry.kind === 'sleep' && entry.fired) return;
@@ -310,6 +328,7 @@ export class JobRun {
   }
 
   #value(kind: ValueKind, make: () => number | string): number | string {
+    if (this.#nondeterminism) throw this.#nondeterminism;
     const { position, entry } = this.#match({ kind }, (e) => e.kind === 'value' && e.valueKind === kind);
     if (entry?.kind === 'value') return entry.value;
     const value = make();
@@ -343,7 +362,7 @@ export class JobRun {
     if (this.#durableWaits === 0) return;
     // Let the workflow code run on first: it may start more work or finish.
     setImmediate(() => {
-      if (this.#done || this.#activeSteps > 0) return;
+      if (this.#stopped || this.#activeSteps > 0) return;
       this.#sync().then(
         () => this.#finish({ kind: 'suspended' }),
         () => {},
@@ -355,8 +374,13 @@ export class JobRun {
     const delay = at - this.#o.clock();
     if (delay <= 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, delay);
-      this.#stepAbort.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+      const signal = this.#stepAbort.signal;
+      const onAbort = () => clearTimeout(timer);
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, delay);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -398,6 +422,23 @@ export class JobRun {
       throw error;
     } finally {
       this.#syncing = undefined;
+    }
+  }
+
+  /** True once the run must do nothing more: it ended, or the code diverged from the log. */
+  get #stopped(): boolean {
+    return this.#done || this.#nondeterminism !== undefined;
+  }
+
+  /** Fails the job with `error` at once, whatever the workflow code does next. */
+  async #failWith(error: Error): Promise<void> {
+    if (this.#done) return;
+    this.#push({ type: 'JobFailed', failure: toFailure(error), failedAt: this.#o.clock() });
+    try {
+      await this.#sync();
+      this.#finish({ kind: 'failed' });
+    } catch {
+      // #sync has aborted the run with the cause.
     }
   }
 

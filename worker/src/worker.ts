@@ -9,6 +9,7 @@ import {
   parseTask,
   type Subjects,
   subjectsFor,
+  toFailure,
   type WorkerAnnounced,
 } from '@ratchet/protocol';
 import { EngineClient, type Workflow } from '@ratchet/sdk';
@@ -48,6 +49,9 @@ export interface WorkerOptions {
 
 /** What becomes of a task: acknowledged, handed back after a delay, or left to its ack wait. */
 type Settlement = 'ack' | 'leave' | { readonly retryInMs: number };
+
+/** Refusals that the same append would meet on every try: the job fails with them instead. */
+const PERMANENT = new Set(['IllegalTransitionError', 'InvalidMessageError', 'PayloadTooLargeError', 'EngineEventError', 'CodecError']);
 
 /** Names of engine refusals that mean another delivery holds the job now. */
 const FENCED = new Set(['StaleEpochError', 'SeqConflictError', 'JobFinishedError']);
@@ -176,9 +180,11 @@ export class Worker {
     }
     const current = this.#running.get(task.jobId);
     if (current) {
-      // The same job is already advancing here: a duplicate is dropped; a newer epoch waits its turn.
+      // The same job is already advancing here. A newer epoch waits its turn; a redelivery of the
+      // task this worker holds (a heartbeat came late) is left alone, since acknowledging it would
+      // end the task this run still needs; a duplicate first delivery is dropped.
       if (task.epoch > current.epoch) delivery.nak(100);
-      else delivery.ack();
+      else if (delivery.deliveryCount === 1) delivery.ack();
       return;
     }
     let finish!: () => void;
@@ -207,25 +213,30 @@ export class Worker {
     const log = this.#logger.child({ jobId: task.jobId });
     try {
       let state = await this.#load(task, delivery);
-      if (state.status === 'new' || isFinished(state) || task.epoch < state.epoch) return 'ack';
-      if (delivery.deliveryCount === 1 && hasOpenAttempt(state)) {
+      if (state.status === 'new' || isFinished(state)) return 'ack';
+      const redelivered = delivery.deliveryCount > 1;
+      // A first delivery of an older epoch was superseded (a newer task is out). A redelivery
+      // was not: its holder died, perhaps after claiming the job itself, so it is claimed again.
+      if (!redelivered && task.epoch < state.epoch) return 'ack';
+      if (!redelivered && hasOpenAttempt(state)) {
         // A first delivery finding an attempt open is a duplicate of a task another worker holds:
         // if that worker dies, its own task comes back redelivered and is claimed then.
         log.debug('duplicate task for a job in progress elsewhere; dropped');
         return 'ack';
       }
-      if (delivery.deliveryCount > 1) {
-        // The previous holder may still be alive: fence it off before doing anything.
-        const claim = await this.#engine.send({ type: 'ClaimJob', jobId: task.jobId, epoch: state.epoch, worker: this.name });
-        const tail = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: state.lastSeq });
-        state = foldEvents(task.jobId, tail.events, state);
-        log.info({ epoch: claim.epoch }, 'claimed job from a previous delivery');
-      }
       const workflow = this.#workflows.get(state.workflow);
       if (!workflow) {
-        // Another worker of the deployment may have it (the engine refuses to start workflows no live worker has).
+        // Another worker of the deployment may have it (the engine refuses to start workflows no
+        // live worker has). Left to its ack wait, the task comes back as a redelivery.
         log.warn({ workflow: state.workflow }, 'this worker does not have the workflow of the job; handing the task back');
-        return { retryInMs: 2000 };
+        return 'leave';
+      }
+      if (redelivered) {
+        // The previous holder may still be alive: fence it off before doing anything.
+        const claim = await this.#engine.send({ type: 'ClaimJob', jobId: task.jobId, epoch: state.epoch, worker: this.name });
+        const tail = await this.#engine.readHistory(task.jobId, state.lastSeq);
+        state = foldEvents(task.jobId, tail.events, state);
+        log.info({ epoch: claim.epoch }, 'claimed job from a previous delivery');
       }
       const run = new JobRun({
         state,
@@ -238,8 +249,9 @@ export class Worker {
         signal: this.#shutdown.signal,
       });
       const outcome = await run.run();
-      this.#remember(outcome.kind === 'suspended' ? run.endState() : undefined, task.jobId);
-      return await this.#settle(outcome, state, log);
+      const end = run.endState();
+      if (outcome.kind === 'suspended') this.#remember(end, task.jobId);
+      return await this.#settle(outcome, end, log);
     } catch (error) {
       return this.#settle({ kind: 'aborted', error }, undefined, log);
     }
@@ -254,14 +266,14 @@ export class Worker {
     this.#states.delete(task.jobId);
     if (delivery.deliveryCount === 1 && task.history?.[0]?.seq === 1) return foldEvents(task.jobId, task.history);
     if (cached) {
-      const tail = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: cached.lastSeq });
+      const tail = await this.#engine.readHistory(task.jobId, cached.lastSeq);
       try {
         return foldEvents(task.jobId, tail.events, cached);
       } catch {
         // The cache disagrees with the log (it should not): trust the log.
       }
     }
-    const history = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: 0 });
+    const history = await this.#engine.readHistory(task.jobId);
     return foldEvents(task.jobId, history.events);
   }
 
@@ -283,6 +295,23 @@ export class Worker {
     if (FENCED.has(name)) {
       log.info({ reason: name }, 'another delivery holds the job; letting go');
       return 'ack';
+    }
+    if (PERMANENT.has(name) && state) {
+      // The same append would be refused again on every delivery: fail the job, saying why.
+      log.error({ err: outcome.error }, 'the engine refused what this job produced; failing it');
+      try {
+        await this.#engine.send({
+          type: 'AppendEvents',
+          jobId: state.jobId,
+          expectedSeq: state.lastSeq,
+          epoch: state.epoch,
+          events: [{ type: 'JobFailed', failure: toFailure(outcome.error), failedAt: this.#clock() }],
+        });
+        return 'ack';
+      } catch (error) {
+        log.warn({ err: error }, 'could not fail the job; the task returns after the ack wait');
+        return 'leave';
+      }
     }
     if (this.#shutdown.signal.aborted && state && !this.#abandoned) {
       // Out of grace: hand the job back explicitly, so another worker takes it over at once.

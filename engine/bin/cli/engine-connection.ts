@@ -74,7 +74,12 @@ async function localConnection(pgdata: string): Promise<EngineConnection> {
   const engine = new Engine({ store, transport, logger: pino({ level: 'silent' }) });
   await transport.ensureTaskQueue({ stream: 'RATCHET_TASKS', subject: 'ratchet.tasks.advance' });
   return {
-    send: (command) => engine.execute(command) as never,
+    // Through the same decoding and validation as any command from the wire.
+    async send(command) {
+      const reply = decode(await engine.handleCommand(encode(command))) as Reply<never>;
+      if (!reply.ok) throw new EngineError(reply.error);
+      return reply.value;
+    },
     async close() {
       await transport.close();
       await store.close();

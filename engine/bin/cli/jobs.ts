@@ -1,5 +1,6 @@
 import { formatTimeline, timeline } from '@ratchet/engine';
 import { isFinished, type JobSummary } from '@ratchet/protocol';
+import { readWholeHistory } from '@ratchet/sdk';
 import type { EngineConnection } from './engine-connection.ts';
 
 /** `ratchet start`: starts a job by workflow name; with `wait`, prints its output when it finishes. */
@@ -50,7 +51,7 @@ export async function showStatus(engine: EngineConnection, jobId: string, json: 
 
 /** `ratchet history`: every event with seq, time, type, step, attempt and error. */
 export async function showHistory(engine: EngineConnection, jobId: string, json: boolean): Promise<number> {
-  const { events } = await engine.send({ type: 'ReadHistory', jobId, afterSeq: 0 });
+  const { events } = await readWholeHistory(engine, jobId);
   const rows = timeline(jobId, events);
   if (json) {
     const full = rows.map((row, i) => ({ ...row, event: events[i]?.event }));
