@@ -41,3 +41,40 @@ describe.each(STACK_KINDS)('nondeterminism on %s', (kind) => {
     expect(started).toHaveLength(1);
   });
 });
+
+const charged: string[] = [];
+const v1 = defineWorkflow('checkout', async (ctx) => {
+  await ctx.step('reserve', () => 'reserved');
+  await ctx.sleep('300ms');
+  return 'v1';
+});
+// New code that calls another step first, catches the error, and would charge a card.
+const v2 = defineWorkflow('checkout', async (ctx) => {
+  try {
+    await ctx.step('validate', () => 'ok');
+  } catch {
+    // Swallowing errors must not let the run go on against the log.
+  }
+  await ctx.step('charge', () => charged.push('charged'));
+  return 'v2';
+});
+
+describe.each(STACK_KINDS)('nondeterminism caught by the workflow on %s', (kind) => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(kind);
+  });
+  afterAll(() => stack.close());
+
+  it('still fails the job, and nothing after the divergence runs', async () => {
+    charged.length = 0;
+    const before = await stack.startWorker([v1] as never);
+    const job = await stack.client.start(v1, {});
+    await expect.poll(async () => (await stack.store.read(job.jobId)).at(-1)?.event.type, { timeout: 10_000 }).toBe('TimerStarted');
+    await before.stop();
+    await stack.startWorker([v2] as never);
+    const error = (await job.result({ timeout: '10s' }).catch((e: unknown) => e)) as JobFailedError;
+    expect(error.failure).toMatchObject({ name: 'NondeterminismError' });
+    expect(charged).toEqual([]);
+  });
+});

@@ -1,0 +1,38 @@
+import { Engine } from '@ratchet/engine';
+import { defineWorkflow } from '@ratchet/sdk';
+import { PostgresEventStore } from '@ratchet/store';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quietLogger, type Stack, startStack } from '../harness/index.ts';
+
+const tenSteps = defineWorkflow('ten-steps', async (ctx) => {
+  let total = 0;
+  for (let i = 0; i < 10; i++) total += await ctx.step(`s${i}`, () => 1);
+  return total;
+});
+
+describe('two engines on one Postgres and NATS', () => {
+  let stack: Stack;
+  let second: Engine;
+  let secondStore: PostgresEventStore;
+  beforeAll(async () => {
+    stack = await startStack('postgres+nats');
+    secondStore = new PostgresEventStore({ url: stack.env.DATABASE_URL as string });
+    second = new Engine({ store: secondStore, transport: stack.transport, prefix: stack.prefix, logger: quietLogger() });
+    await second.start();
+    await stack.startWorker([tenSteps] as never);
+  });
+  afterAll(async () => {
+    await second.stop();
+    await secondStore.close();
+    await stack.close();
+  });
+
+  it('share the commands of every job, each appending on a log the other moved on', async () => {
+    const jobs = await Promise.all(Array.from({ length: 20 }, () => stack.client.start(tenSteps, {})));
+    await expect(Promise.all(jobs.map((job) => job.result({ timeout: '20s' })))).resolves.toEqual(Array(20).fill(10));
+    for (const job of jobs) {
+      const started = (await stack.store.read(job.jobId)).filter((e) => e.event.type === 'StepStarted');
+      expect(started).toHaveLength(10);
+    }
+  });
+});
