@@ -203,30 +203,34 @@ export class Engine {
   async #startJob(command: StartJob): Promise<unknown> {
     const jobId = command.jobId ?? this.#ids();
     const known = this.#registry.known();
-    const written = await this.#writer.write(jobId, (state) => {
-      if (state.status !== 'new') {
-        if (state.workflow !== command.workflow) {
-          throw new Refusal('JobIdConflictError', `job ${jobId} exists and runs workflow "${state.workflow}", not "${command.workflow}"`);
+    const written = await this.#writer.write(
+      jobId,
+      (state) => {
+        if (state.status !== 'new') {
+          if (state.workflow !== command.workflow) {
+            throw new Refusal('JobIdConflictError', `job ${jobId} exists and runs workflow "${state.workflow}", not "${command.workflow}"`);
+          }
+          return [];
         }
-        return [];
-      }
-      if (known && !known.has(command.workflow)) {
-        throw new Refusal(
-          'UnknownWorkflowError',
-          `no running worker has workflow "${command.workflow}" (known: ${[...known].sort().join(', ') || 'none'})`,
-        );
-      }
-      return [
-        {
-          type: 'JobStarted',
-          workflow: command.workflow,
-          version: command.version ?? '',
-          input: command.input,
-          epoch: 1,
-          startedAt: this.#clock(),
-        },
-      ];
-    });
+        if (known && !known.has(command.workflow)) {
+          throw new Refusal(
+            'UnknownWorkflowError',
+            `no running worker has workflow "${command.workflow}" (known: ${[...known].sort().join(', ') || 'none'})`,
+          );
+        }
+        return [
+          {
+            type: 'JobStarted',
+            workflow: command.workflow,
+            version: command.version ?? '',
+            input: command.input,
+            epoch: 1,
+            startedAt: this.#clock(),
+          },
+        ];
+      },
+      { assumeNew: true },
+    );
     const created = written.events.length > 0;
     this.#afterWrite(written);
     if (created) {

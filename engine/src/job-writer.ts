@@ -1,4 +1,5 @@
 import {
+  emptyJobState,
   foldEvents,
   IllegalTransitionError,
   type JobEvent,
@@ -43,11 +44,15 @@ export class JobWriter {
    * Appends the events `decide` returns for the job's current state. Another engine may have
    * written meanwhile: then the state is reloaded and `decide` asked once more.
    */
-  write(jobId: string, decide: (state: JobState) => readonly JobEvent[]): Promise<Written> {
+  write(jobId: string, decide: (state: JobState) => readonly JobEvent[], options: { readonly assumeNew?: boolean } = {}): Promise<Written> {
     return this.#locks.run(jobId, async () => {
       for (let tries = 0; ; tries++) {
-        const fresh = tries > 0 || !this.#cache.get(jobId);
-        const before = await this.#load(jobId, fresh);
+        const cached = this.#cache.get(jobId);
+        // A job id the engine just made up cannot exist: skip the read. (Were it to exist, the
+        // append would conflict, and the next try reads the log.)
+        const guess = tries === 0 && !cached && options.assumeNew === true;
+        const fresh = tries > 0 || !cached;
+        const before = guess ? emptyJobState(jobId) : await this.#load(jobId, fresh);
         let events: readonly JobEvent[];
         let after: JobState;
         const recordedAt = this.#clock();
@@ -58,7 +63,7 @@ export class JobWriter {
           after = foldEvents(jobId, recorded, before);
         } catch (error) {
           // Judged on the cache, which another engine may have moved past: judge again on the log.
-          if (!fresh && (error instanceof Refusal || error instanceof IllegalTransitionError)) continue;
+          if ((!fresh || guess) && (error instanceof Refusal || error instanceof IllegalTransitionError)) continue;
           throw error;
         }
         const result = await this.#commit.submit({

@@ -1,7 +1,9 @@
 import {
   assertStorable,
+  createIdFactory,
   type Duration,
   decode,
+  type IdFactory,
   isFinished,
   type JobSummary,
   jobIdProblem,
@@ -11,6 +13,7 @@ import {
 } from '@ratchet/protocol';
 import { EngineClient } from './engine-client.ts';
 import { JobFailedError } from './errors.ts';
+import { FinishWatch } from './finish-watch.ts';
 import type { Transport } from './transport/index.ts';
 import type { Workflow } from './workflow.ts';
 
@@ -20,6 +23,8 @@ export interface ClientOptions {
   readonly prefix?: string;
   /** Timeout of each engine request. @default 10000 */
   readonly timeoutMs?: number;
+  /** Makes job ids for starts that name none. @default ULIDs */
+  readonly ids?: IdFactory;
 }
 
 export interface StartOptions {
@@ -39,6 +44,7 @@ export class Client {
   readonly #engine: EngineClient;
   readonly #transport: Transport;
   readonly #subjects: Subjects;
+  readonly #ids: IdFactory;
 
   constructor(options: ClientOptions) {
     this.#transport = options.transport;
@@ -48,6 +54,7 @@ export class Client {
       subjects: this.#subjects,
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     });
+    this.#ids = options.ids ?? createIdFactory();
   }
 
   /** Starts `workflow` (a definition or a registered name) with `input`; returns a handle to the job. */
@@ -58,14 +65,24 @@ export class Client {
       const problem = jobIdProblem(options.jobId);
       if (problem) throw new RangeError(problem);
     }
-    const reply = await this.#engine.send({
-      type: 'StartJob',
-      workflow: name,
-      input,
-      ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
-      ...(typeof workflow === 'string' ? {} : { version: workflow.version }),
-    });
-    return this.handle<O>(reply.jobId);
+    // The id is known before the start, so the finished notice is listened for from the start:
+    // result() then needs no question to the engine, and no notice can slip by.
+    const jobId = options.jobId ?? this.#ids();
+    const watch = new FinishWatch(this.#transport, this.#subjects, jobId);
+    try {
+      const reply = await this.#engine.send({
+        type: 'StartJob',
+        workflow: name,
+        input,
+        jobId,
+        ...(typeof workflow === 'string' ? {} : { version: workflow.version }),
+      });
+      if (isFinished(reply.job)) watch.settle(reply.job);
+      return new JobHandle<O>(jobId, this.#engine, this.#transport, this.#subjects, watch);
+    } catch (error) {
+      watch.close();
+      throw error;
+    }
   }
 
   /** A handle to an existing job. */
@@ -80,12 +97,14 @@ export class JobHandle<O = unknown> {
   readonly #engine: EngineClient;
   readonly #transport: Transport;
   readonly #subjects: Subjects;
+  readonly #watch: FinishWatch | undefined;
 
-  constructor(jobId: string, engine: EngineClient, transport: Transport, subjects: Subjects) {
+  constructor(jobId: string, engine: EngineClient, transport: Transport, subjects: Subjects, watch?: FinishWatch) {
     this.jobId = jobId;
     this.#engine = engine;
     this.#transport = transport;
     this.#subjects = subjects;
+    this.#watch = watch;
   }
 
   /** The job's current status and, once finished, its output or failure. */
@@ -104,30 +123,18 @@ export class JobHandle<O = unknown> {
   }
 
   async #waitFinished(timeoutMs: number | undefined): Promise<JobSummary> {
-    let resolveNotice!: (job: JobSummary) => void;
-    const notice = new Promise<JobSummary>((resolve) => {
-      resolveNotice = resolve;
-    });
-    // Subscribe before asking, so a job finishing in between is not missed.
-    const subscription = this.#transport.subscribe(this.#subjects.finished(this.jobId), (payload) =>
-      resolveNotice(decode(payload) as JobSummary),
-    );
+    // A handle from start() has listened since before the job existed; any other subscribes
+    // first and then asks, so a job finishing in between is not missed either.
+    const watch = this.#watch ?? new FinishWatch(this.#transport, this.#subjects, this.jobId);
+    const settleIfFinished = (job: JobSummary) => {
+      if (isFinished(job)) watch.settle(job);
+    };
+    // Notices are at-most-once (an engine restart can drop one): look again now and then.
+    const recheck = setInterval(() => void this.status().then(settleIfFinished, () => {}), 2000);
     let timer: NodeJS.Timeout | undefined;
-    const cleanups: (() => void)[] = [];
     try {
-      const current = await this.status();
-      if (isFinished(current)) return current;
-      // Notices are at-most-once (an engine restart can drop one): look again now and then.
-      const recheck = setInterval(() => {
-        void this.status().then(
-          (job) => {
-            if (isFinished(job)) resolveNotice(job);
-          },
-          () => {},
-        );
-      }, 2000);
-      cleanups.push(() => clearInterval(recheck));
-      const waits: Promise<JobSummary>[] = [notice];
+      if (!this.#watch) settleIfFinished(await this.status());
+      const waits: Promise<JobSummary>[] = [watch.finished];
       if (timeoutMs !== undefined) {
         waits.push(
           new Promise((_, reject) => {
@@ -137,9 +144,9 @@ export class JobHandle<O = unknown> {
       }
       return await Promise.race(waits);
     } finally {
-      if (timer) clearTimeout(timer);
-      for (const cleanup of cleanups) cleanup();
-      subscription.unsubscribe();
+      clearTimeout(timer);
+      clearInterval(recheck);
+      if (!this.#watch) watch.close();
     }
   }
 }
