@@ -50,6 +50,8 @@ export interface JobRunOptions {
   readonly maxInProcessWaitMs: number;
   /** Aborted when the worker shuts down. */
   readonly signal: AbortSignal;
+  /** Resolves at the next turn of the event loop (shared by the worker's runs). @default setImmediate */
+  readonly nextTurn?: () => Promise<void>;
 }
 
 /** Thrown inside an active step to park the job on a durable wait once the step stops counting as active. */
@@ -401,7 +403,7 @@ export class JobRun {
   async #drain(): Promise<void> {
     try {
       // One macrotask of grace: the workflow's continuation queues its next events into this append.
-      await new Promise((resolve) => setImmediate(resolve));
+      await (this.#o.nextTurn ? this.#o.nextTurn() : new Promise((resolve) => setImmediate(resolve)));
       while (this.#queue.length > 0) {
         if (this.#abortError !== undefined) throw this.#abortError;
         const events = this.#queue.splice(0);

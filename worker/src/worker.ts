@@ -16,6 +16,7 @@ import { EngineClient, type Workflow } from '@ratchet/sdk';
 import type { Subscription, TaskConsumer, TaskDelivery, Transport } from '@ratchet/sdk/transport';
 import { type Logger, pino } from 'pino';
 import { JobRun, type RunOutcome } from './job-run.ts';
+import { sharedNextTurn } from './next-turn.ts';
 
 export interface WorkerOptions {
   readonly transport: Transport;
@@ -79,6 +80,7 @@ export class Worker {
   /** Jobs being advanced here, with the epoch each run holds. */
   readonly #running = new Map<string, { epoch: number; done: Promise<void> }>();
   readonly #shutdown = new AbortController();
+  readonly #nextTurn = sharedNextTurn();
   /** Folded states of parked jobs, least recently used evicted first (a Map keeps insertion order). */
   readonly #states = new Map<string, JobState>();
   readonly #stateCacheSize: number;
@@ -247,6 +249,7 @@ export class Worker {
         logger: log,
         maxInProcessWaitMs: this.#maxInProcessWaitMs,
         signal: this.#shutdown.signal,
+        nextTurn: this.#nextTurn,
       });
       const outcome = await run.run();
       const end = run.endState();
