@@ -107,7 +107,10 @@ export class JobRun {
     const onShutdown = () => this.#abort(new Error('worker is shutting down'));
     if (this.#o.signal.aborted) onShutdown();
     this.#o.signal.addEventListener('abort', onShutdown, { once: true });
-    void this.#execute().finally(() => this.#o.signal.removeEventListener('abort', onShutdown));
+    // Removed when the run ends, not when the workflow function returns: a parked workflow never
+    // returns, and its listener would keep the whole run alive for as long as the worker lives.
+    void this.#outcome.then(() => this.#o.signal.removeEventListener('abort', onShutdown));
+    void this.#execute();
     return this.#outcome;
   }
 
