@@ -1,6 +1,8 @@
 import {
   type AdvanceJob,
   type AppendEvents,
+  assertNever,
+  type CancelJob,
   type ClaimJob,
   createIdFactory,
   decideRetry,
@@ -9,6 +11,7 @@ import {
   type EngineCommand,
   encode,
   type IdFactory,
+  INBOX_EVENTS,
   isFinished,
   type JobEvent,
   type JobState,
@@ -18,6 +21,7 @@ import {
   type RecordedEvent,
   type ReleaseJob,
   type Reply,
+  type SignalJob,
   type StartJob,
   type Subjects,
   subjectsFor,
@@ -178,6 +182,14 @@ export class Engine {
         return this.#claimJob(command);
       case 'ReleaseJob':
         return this.#releaseJob(command);
+      case 'SignalJob':
+        return this.#signalJob(command);
+      case 'CancelJob':
+        return this.#cancelJob(command);
+      case 'DescribeJob':
+        return this.#existing(command.jobId);
+      default:
+        return assertNever(command, 'command');
     }
   }
 
@@ -210,6 +222,7 @@ export class Engine {
           if (state.workflow !== command.workflow) {
             throw new Refusal('JobIdConflictError', `job ${jobId} exists and runs workflow "${state.workflow}", not "${command.workflow}"`);
           }
+          if (command.onExisting === 'reject') throw new Refusal('JobExistsError', `job ${jobId} exists already (${state.status})`);
           return [];
         }
         if (known && !known.has(command.workflow)) {
@@ -245,24 +258,62 @@ export class Engine {
     return { jobId, created, job: summarize(written.after) };
   }
 
+  /**
+   * A worker's append. It must extend the job's last seq — or an earlier one when only inbox
+   * events (signals, a cancellation) came in since: those are appended around, and the reply
+   * hands them to the worker.
+   */
   async #appendEvents(command: AppendEvents): Promise<unknown> {
+    let inbox: readonly RecordedEvent[] = [];
+    for (let tries = 0; ; tries++) {
+      const aheadBy = inbox.length;
+      try {
+        const written = await this.#writer.write(command.jobId, (state) => {
+          this.#expectRunning(state);
+          if (command.epoch !== state.epoch) {
+            throw new Refusal(
+              'StaleEpochError',
+              `epoch ${command.epoch} of job ${state.jobId} is stale: the job moved on to epoch ${state.epoch}`,
+            );
+          }
+          if (command.expectedSeq + aheadBy !== state.lastSeq) {
+            throw new Refusal('SeqConflictError', `job ${state.jobId} is at seq ${state.lastSeq}, not ${command.expectedSeq}`);
+          }
+          const forbidden = command.events.find((event) => ENGINE_EVENTS.has(event.type));
+          if (forbidden) throw new Refusal('EngineEventError', `${forbidden.type} is written by the engine only`);
+          return command.events;
+        });
+        this.#afterWrite(written);
+        return inbox.length > 0 ? { lastSeq: written.after.lastSeq, inbox } : { lastSeq: written.after.lastSeq };
+      } catch (error) {
+        if (!(error instanceof Refusal && error.name === 'SeqConflictError') || tries > 1) throw error;
+        const gap = await this.#store.read(command.jobId, command.expectedSeq);
+        if (gap.length === 0 || !gap.every((recorded) => INBOX_EVENTS.has(recorded.event.type))) throw error;
+        inbox = gap;
+      }
+    }
+  }
+
+  async #signalJob(command: SignalJob): Promise<unknown> {
+    const signalId = this.#ids();
     const written = await this.#writer.write(command.jobId, (state) => {
-      this.#expectRunning(state);
-      if (command.epoch !== state.epoch) {
-        throw new Refusal(
-          'StaleEpochError',
-          `epoch ${command.epoch} of job ${state.jobId} is stale: the job moved on to epoch ${state.epoch}`,
-        );
-      }
-      if (command.expectedSeq !== state.lastSeq) {
-        throw new Refusal('SeqConflictError', `job ${state.jobId} is at seq ${state.lastSeq}, not ${command.expectedSeq}`);
-      }
-      const forbidden = command.events.find((event) => ENGINE_EVENTS.has(event.type));
-      if (forbidden) throw new Refusal('EngineEventError', `${forbidden.type} is written by the engine only`);
-      return command.events;
+      this.#expectRunning(state, `cannot signal job ${command.jobId}`);
+      return [{ type: 'SignalReceived', signalId, name: command.name, payload: command.payload, receivedAt: this.#clock() }];
     });
     this.#afterWrite(written);
-    return { lastSeq: written.after.lastSeq };
+    return { signalId };
+  }
+
+  /** A cancellation request (the workflow is told and may compensate), or a termination (it ends now). */
+  async #cancelJob(command: CancelJob): Promise<unknown> {
+    const written = await this.#writer.write(command.jobId, (state) => {
+      this.#expectRunning(state, `cannot cancel job ${command.jobId}`);
+      const now = this.#clock();
+      if (command.terminate) return [{ type: 'JobCancelled', reason: command.reason, terminated: true, cancelledAt: now }];
+      return state.cancel ? [] : [{ type: 'CancelRequested', reason: command.reason, requestedAt: now }];
+    });
+    this.#afterWrite(written);
+    return summarize(written.after);
   }
 
   /**
@@ -350,7 +401,18 @@ export class Engine {
   }
 
   /** Effects of a committed append: wake the timer loop, announce a finished job. */
-  #afterWrite({ before, after, events }: Written): void {
+  #afterWrite(written: Written): void {
+    this.#effects(written);
+    const { after, events } = written;
+    // Inbox events for a job no worker holds: send it to a worker to take them in.
+    if (after.status === 'running' && events.some((event) => INBOX_EVENTS.has(event.type)) && !isHeld(after) && needsWake(after)) {
+      void this.#dispatch({ type: 'AdvanceJob', jobId: after.jobId, epoch: after.epoch, seq: after.lastSeq }).catch((error: unknown) =>
+        this.#logger.error({ err: error, jobId: after.jobId }, 'could not dispatch a job woken by its inbox; the recovery sweep will'),
+      );
+    }
+  }
+
+  #effects({ before, after, events }: Written): void {
     if (this.#observer && events.length > 0) {
       const recordedAt = after.updatedAt;
       this.#observer({ state: after, events: events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event })) });
@@ -430,9 +492,10 @@ export class Engine {
     return state;
   }
 
-  #expectRunning(state: JobState): void {
-    if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${state.jobId}`);
-    if (isFinished(state)) throw new Refusal('JobFinishedError', `job ${state.jobId} has already ${state.status}`);
+  #expectRunning(state: JobState, action?: string): void {
+    const prefix = action ? `${action}: ` : '';
+    if (state.status === 'new') throw new Refusal('JobNotFoundError', `${prefix}no job ${state.jobId}`);
+    if (isFinished(state)) throw new Refusal('JobFinishedError', `${prefix}job ${state.jobId} has already ${finishedWord(state.status)}`);
   }
 
   #onAnnounce(payload: Uint8Array): void {
@@ -465,6 +528,22 @@ function historyPage(job: JobSummary, events: readonly RecordedEvent[]): ReadHis
 
 /** A task carries the job's history only below this size; larger inputs are read by the worker. */
 const INLINE_HISTORY_BYTES = 16 * 1024;
+
+function finishedWord(status: JobState['status']): string {
+  return status === 'cancelled' ? 'been cancelled' : status;
+}
+
+/**
+ * A parked job that has something to do: a signal for one of its open waits, or a cancellation
+ * its workflow has not been told of. (A timer coming due is the timer loop's.)
+ */
+function needsWake(state: JobState): boolean {
+  if (state.cancel && state.cancel.deliveredAt === undefined) return true;
+  return state.journal.some(
+    (entry) =>
+      entry.kind === 'wait' && !entry.ended && state.signals.some((signal) => signal.name === entry.name && signal.takenBy === undefined),
+  );
+}
 
 function hasOpenAttempt(state: JobState): boolean {
   return state.journal.some((entry) => entry.kind === 'step' && entry.status === 'running');

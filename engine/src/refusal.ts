@@ -7,7 +7,8 @@ export type RefusalName =
   | 'EngineEventError'
   | 'UnknownWorkflowError'
   | 'PayloadTooLargeError'
-  | 'JobIdConflictError';
+  | 'JobIdConflictError'
+  | 'JobExistsError';
 
 /**
  * A command the engine will not carry out, with the reason for whoever must act: a worker

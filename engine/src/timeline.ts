@@ -61,6 +61,21 @@ export function timelineRow({ seq, recordedAt, event }: RecordedEvent, state: Jo
       return { ...base, detail: `${event.timerId}, epoch ${event.epoch}` };
     case 'ValueRecorded':
       return { ...base, detail: `${event.kind} = ${event.value}` };
+    case 'SignalReceived':
+      return { ...base, detail: `signal "${event.name}" ${preview(event.payload)}` };
+    case 'WaitStarted':
+      return {
+        ...base,
+        detail: `wait for signal "${event.name}"${event.timeoutAt === undefined ? '' : ` until ${new Date(event.timeoutAt).toISOString()}`}`,
+      };
+    case 'WaitEnded':
+      return { ...base, detail: event.signalId === undefined ? 'wait timed out' : `took signal ${event.signalId}` };
+    case 'CancelRequested':
+      return { ...base, detail: `cancel requested: ${event.reason}` };
+    case 'CancelDelivered':
+      return { ...base, detail: `CancelledError delivered at position ${event.position}` };
+    case 'JobCancelled':
+      return { ...base, detail: `${event.terminated ? 'terminated' : 'cancelled'}: ${event.reason}` };
     case 'JobCompleted':
       return { ...base, detail: `output ${preview(event.output)}` };
     case 'JobFailed':

@@ -1,9 +1,15 @@
 import type { JobEvent, RecordedEvent } from './events.ts';
 import type { Failure } from './failure.ts';
-import type { JobStatus } from './job-state.ts';
+import type { JobState, JobStatus } from './job-state.ts';
 
 /** Requests the engine serves over request/reply. It is the only writer of the log. */
-export type EngineCommand = StartJob | AppendEvents | ReadHistory | GetJob | ClaimJob | ReleaseJob;
+export type EngineCommand = StartJob | AppendEvents | ReadHistory | GetJob | ClaimJob | ReleaseJob | SignalJob | CancelJob | DescribeJob;
+
+/**
+ * What a start does when a job with its id exists: `attach` returns that job; `reject` refuses
+ * with `JobExistsError`.
+ */
+export type OnExisting = 'attach' | 'reject';
 
 /** Start a job; with a `jobId` that exists already, the existing job is returned instead. */
 export interface StartJob {
@@ -12,6 +18,8 @@ export interface StartJob {
   readonly input: unknown;
   readonly jobId?: string;
   readonly version?: string;
+  /** @default 'attach' */
+  readonly onExisting?: OnExisting;
 }
 
 /** Append events a worker produced, extending `expectedSeq`, under the delivery's `epoch`. */
@@ -55,6 +63,31 @@ export interface ReleaseJob {
   readonly reason: string;
 }
 
+/** Deliver a signal to a running job; it waits in the job's inbox until a wait takes it. */
+export interface SignalJob {
+  readonly type: 'SignalJob';
+  readonly jobId: string;
+  readonly name: string;
+  readonly payload: unknown;
+}
+
+/**
+ * Cancel a running job: its workflow gets a `CancelledError` at its next durable call and may
+ * compensate; with `terminate`, the job ends at once without its workflow running again.
+ */
+export interface CancelJob {
+  readonly type: 'CancelJob';
+  readonly jobId: string;
+  readonly reason: string;
+  readonly terminate: boolean;
+}
+
+/** The whole folded state of a job (JobState), for looking in from outside. */
+export interface DescribeJob {
+  readonly type: 'DescribeJob';
+  readonly jobId: string;
+}
+
 /** What the outside sees of a job without its journal. */
 export interface JobSummary {
   readonly jobId: string;
@@ -79,6 +112,11 @@ export interface StartJobReply {
 
 export interface AppendEventsReply {
   readonly lastSeq: number;
+  /**
+   * Inbox events (signals, a cancellation) that arrived after the seq the append extended and
+   * before it: the worker holding the job learns of them here.
+   */
+  readonly inbox?: readonly RecordedEvent[];
 }
 
 export interface ReadHistoryReply {
@@ -101,6 +139,9 @@ export interface CommandReplies {
   readonly GetJob: JobSummary;
   readonly ClaimJob: ClaimJobReply;
   readonly ReleaseJob: ClaimJobReply;
+  readonly SignalJob: { readonly signalId: string };
+  readonly CancelJob: JobSummary;
+  readonly DescribeJob: JobState;
 }
 
 /** Every reply is an envelope: a value, or a failure as data. */

@@ -17,8 +17,14 @@ export type JobEvent =
   | TimerStarted
   | TimerFired
   | ValueRecorded
+  | SignalReceived
+  | WaitStarted
+  | WaitEnded
+  | CancelRequested
+  | CancelDelivered
   | JobCompleted
-  | JobFailed;
+  | JobFailed
+  | JobCancelled;
 
 /** The job exists. Its first delivery runs at epoch 1. */
 export interface JobStarted {
@@ -124,6 +130,44 @@ export interface ValueRecorded {
 
 export type ValueKind = 'now' | 'random' | 'uuid';
 
+/** A signal arrived for the job (`client.signal`); it waits in the job's inbox, in order. */
+export interface SignalReceived {
+  readonly type: 'SignalReceived';
+  readonly signalId: string;
+  readonly name: string;
+  readonly payload: unknown;
+  readonly receivedAt: number;
+}
+
+/** The workflow waits for a signal named `name` (`ctx.waitForSignal`), until `timeoutAt` if given. */
+export interface WaitStarted {
+  readonly type: 'WaitStarted';
+  readonly position: number;
+  readonly name: string;
+  readonly timeoutAt?: number;
+}
+
+/** The wait at `position` ended: with the signal `signalId` (taken from the inbox), or timed out. */
+export interface WaitEnded {
+  readonly type: 'WaitEnded';
+  readonly position: number;
+  readonly signalId?: string;
+  readonly endedAt: number;
+}
+
+/** Someone asked the job to cancel (`client.cancel`); the workflow learns it at its next durable call. */
+export interface CancelRequested {
+  readonly type: 'CancelRequested';
+  readonly reason: string;
+  readonly requestedAt: number;
+}
+
+/** The workflow was told of the cancellation (a `CancelledError`) at its call at `position`. */
+export interface CancelDelivered {
+  readonly type: 'CancelDelivered';
+  readonly position: number;
+}
+
 export interface JobCompleted {
   readonly type: 'JobCompleted';
   readonly output: unknown;
@@ -134,6 +178,17 @@ export interface JobFailed {
   readonly type: 'JobFailed';
   readonly failure: Failure;
   readonly failedAt: number;
+}
+
+/**
+ * The job ended as cancelled: its workflow let a `CancelledError` end it, or it was terminated
+ * (`client.terminate`) without its workflow running again.
+ */
+export interface JobCancelled {
+  readonly type: 'JobCancelled';
+  readonly reason: string;
+  readonly terminated: boolean;
+  readonly cancelledAt: number;
 }
 
 /** An event as stored: its place in the job's log and when the store committed it. */
@@ -153,5 +208,24 @@ export function sleepTimerId(position: number): string {
   return `sleep:${position}`;
 }
 
+/** The id of the timer of a signal wait's timeout at `position`. */
+export function waitTimerId(position: number): string {
+  return `wait:${position}`;
+}
+
 /** Events only the engine writes; a worker's append containing one is rejected. */
-export const ENGINE_EVENTS: ReadonlySet<JobEvent['type']> = new Set(['JobStarted', 'JobClaimed', 'JobReleased', 'TimerFired']);
+export const ENGINE_EVENTS: ReadonlySet<JobEvent['type']> = new Set([
+  'JobStarted',
+  'JobClaimed',
+  'JobReleased',
+  'TimerFired',
+  'SignalReceived',
+  'CancelRequested',
+]);
+
+/**
+ * Input from outside that the engine appends while a worker may hold the job. A worker's append
+ * that extends an older seq is accepted when only these came in between: they change nothing the
+ * worker decided, and it learns of them from the reply.
+ */
+export const INBOX_EVENTS: ReadonlySet<JobEvent['type']> = new Set(['SignalReceived', 'CancelRequested']);

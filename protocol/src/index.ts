@@ -3,23 +3,31 @@ export { assertEncodable, assertStorable, CodecError, decode, encode } from './c
 export type {
   AppendEvents,
   AppendEventsReply,
+  CancelJob,
   ClaimJob,
   ClaimJobReply,
   CommandReplies,
+  DescribeJob,
   EngineCommand,
   GetJob,
   JobSummary,
+  OnExisting,
   ReadHistory,
   ReadHistoryReply,
   ReleaseJob,
   Reply,
+  SignalJob,
   StartJob,
   StartJobReply,
   WorkerAnnounced,
 } from './commands.ts';
 export { type Duration, toMs } from './duration.ts';
 export {
+  type CancelDelivered,
+  type CancelRequested,
   ENGINE_EVENTS,
+  INBOX_EVENTS,
+  type JobCancelled,
   type JobClaimed,
   type JobCompleted,
   type JobEvent,
@@ -28,6 +36,7 @@ export {
   type JobStarted,
   type RecordedEvent,
   retryTimerId,
+  type SignalReceived,
   type StepCompleted,
   type StepFailed,
   type StepRetryScheduled,
@@ -37,12 +46,17 @@ export {
   type TimerStarted,
   type ValueKind,
   type ValueRecorded,
+  type WaitEnded,
+  type WaitStarted,
+  waitTimerId,
 } from './events.ts';
 export { type Failure, fromFailure, toFailure } from './failure.ts';
 export { createIdFactory, type IdFactory, jobIdProblem } from './ids.ts';
 export {
   type AttemptState,
   applyEvent,
+  type CancelRequest,
+  type CancelState,
   emptyJobState,
   foldEvents,
   IllegalTransitionError,
@@ -50,10 +64,12 @@ export {
   type JobState,
   type JobStatus,
   type JournalEntry,
+  type SignalState,
   type SleepState,
   type StepState,
   type TimerState,
   type ValueState,
+  type WaitState,
 } from './job-state.ts';
 export { MAX_TIMEOUT_MS, MAX_VALUE_BYTES } from './limits.ts';
 export { InvalidMessageError, MAX_TIME_MS, parseCommand, parseEvent, parseTask, WORKFLOW_NAME } from './parse.ts';

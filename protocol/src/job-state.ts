@@ -1,9 +1,9 @@
 import { assertNever } from './assert-never.ts';
-import { type JobEvent, type RecordedEvent, retryTimerId, sleepTimerId, type ValueKind } from './events.ts';
+import { type JobEvent, type RecordedEvent, retryTimerId, sleepTimerId, type ValueKind, waitTimerId } from './events.ts';
 import type { Failure } from './failure.ts';
 import type { ResolvedRetryPolicy } from './retry-policy.ts';
 
-export type JobStatus = 'new' | 'running' | 'completed' | 'failed';
+export type JobStatus = 'new' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 export interface AttemptState {
   readonly attempt: number;
@@ -50,8 +50,40 @@ export interface ValueState {
   readonly value: number | string;
 }
 
+/** A wait for a signal; `ended` with the signal it took, or timed out. */
+export interface WaitState {
+  readonly kind: 'wait';
+  readonly position: number;
+  readonly name: string;
+  readonly timeoutAt?: number;
+  readonly ended: boolean;
+  readonly signalId?: string;
+}
+
+/** The call at this position was answered with a `CancelledError`. */
+export interface CancelState {
+  readonly kind: 'cancel';
+  readonly position: number;
+}
+
 /** What the workflow did at one position, in call order: the journal replay matches against. */
-export type JournalEntry = StepState | SleepState | ValueState;
+export type JournalEntry = StepState | SleepState | ValueState | WaitState | CancelState;
+
+/** A signal in the job's inbox; `takenBy` is the position of the wait that took it. */
+export interface SignalState {
+  readonly signalId: string;
+  readonly name: string;
+  readonly payload: unknown;
+  readonly receivedAt: number;
+  readonly takenBy?: number;
+}
+
+/** A cancellation asked for; `deliveredAt` is the position where the workflow was told. */
+export interface CancelRequest {
+  readonly reason: string;
+  readonly requestedAt: number;
+  readonly deliveredAt?: number;
+}
 
 /** A durable wake-up the engine owes the job. */
 export interface TimerState {
@@ -76,6 +108,9 @@ export interface JobState {
   readonly finishedAt?: number;
   readonly journal: readonly JournalEntry[];
   readonly timers: Readonly<Record<string, TimerState>>;
+  /** Signals received, in order of arrival. */
+  readonly signals: readonly SignalState[];
+  readonly cancel?: CancelRequest;
 }
 
 /** An event that cannot follow the log it is applied to; the message says why. */
@@ -97,12 +132,13 @@ export function emptyJobState(jobId: string): JobState {
     updatedAt: 0,
     journal: [],
     timers: {},
+    signals: [],
   };
 }
 
 /** Applies one recorded event to a state, returning a new state; `state` is left untouched. */
 export function applyEvent(state: JobState, recorded: RecordedEvent): JobState {
-  const draft: Draft = { ...state, journal: state.journal.slice(), timers: { ...state.timers } };
+  const draft: Draft = { ...state, journal: state.journal.slice(), timers: { ...state.timers }, signals: state.signals.slice() };
   reduce(draft, recorded);
   return draft;
 }
@@ -110,20 +146,21 @@ export function applyEvent(state: JobState, recorded: RecordedEvent): JobState {
 /** Folds events onto `from` (an empty state by default) in one pass; same result as applyEvent. */
 export function foldEvents(jobId: string, events: Iterable<RecordedEvent>, from?: JobState): JobState {
   const base = from ?? emptyJobState(jobId);
-  const draft: Draft = { ...base, journal: base.journal.slice(), timers: { ...base.timers } };
+  const draft: Draft = { ...base, journal: base.journal.slice(), timers: { ...base.timers }, signals: base.signals.slice() };
   for (const recorded of events) reduce(draft, recorded);
   return draft;
 }
 
-/** True once the job has completed or failed. */
+/** True once the job has completed, failed or been cancelled. */
 export function isFinished(state: Pick<JobState, 'status'>): boolean {
-  return state.status === 'completed' || state.status === 'failed';
+  return state.status === 'completed' || state.status === 'failed' || state.status === 'cancelled';
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type Draft = Mutable<Omit<JobState, 'journal' | 'timers'>> & {
+type Draft = Mutable<Omit<JobState, 'journal' | 'timers' | 'signals'>> & {
   journal: JournalEntry[];
   timers: Record<string, TimerState>;
+  signals: SignalState[];
 };
 
 function reduce(s: Draft, { seq, recordedAt, event }: RecordedEvent): void {
@@ -239,6 +276,67 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
     case 'ValueRecorded':
       expectNewPosition(s, event.position, illegal);
       s.journal.push({ kind: 'value', position: event.position, valueKind: event.kind, value: event.value });
+      return;
+    case 'SignalReceived':
+      s.signals.push({ signalId: event.signalId, name: event.name, payload: event.payload, receivedAt: event.receivedAt });
+      return;
+    case 'WaitStarted': {
+      expectNewPosition(s, event.position, illegal);
+      s.journal.push({
+        kind: 'wait',
+        position: event.position,
+        name: event.name,
+        ended: false,
+        ...(event.timeoutAt === undefined ? {} : { timeoutAt: event.timeoutAt }),
+      });
+      if (event.timeoutAt !== undefined) {
+        const timerId = waitTimerId(event.position);
+        s.timers[timerId] = { timerId, fireAt: event.timeoutAt };
+      }
+      return;
+    }
+    case 'WaitEnded': {
+      const entry = s.journal[event.position];
+      if (entry?.kind !== 'wait' || entry.ended) illegal(`there is no open wait at position ${event.position}`);
+      const wait = entry as WaitState;
+      const timerId = waitTimerId(event.position);
+      if (event.signalId === undefined) {
+        if (s.timers[timerId]) illegal('its timeout has not fired');
+        s.journal[event.position] = { ...wait, ended: true };
+        return;
+      }
+      const index = s.signals.findIndex((signal) => signal.signalId === event.signalId);
+      const signal = s.signals[index];
+      if (!signal || signal.name !== wait.name || signal.takenBy !== undefined) {
+        illegal(`signal ${event.signalId} is not an untaken "${wait.name}" signal`);
+      }
+      s.signals[index] = { ...(signal as SignalState), takenBy: event.position };
+      s.journal[event.position] = { ...wait, ended: true, signalId: event.signalId };
+      delete s.timers[timerId];
+      return;
+    }
+    case 'CancelRequested':
+      // The first request counts; later ones add nothing.
+      s.cancel ??= { reason: event.reason, requestedAt: event.requestedAt };
+      return;
+    case 'CancelDelivered': {
+      if (!s.cancel || s.cancel.deliveredAt !== undefined) illegal('no undelivered cancellation');
+      const open = s.journal[event.position];
+      if (open === undefined) {
+        // Told at a new call, which took this position.
+        expectNewPosition(s, event.position, illegal);
+        s.journal.push({ kind: 'cancel', position: event.position });
+      } else if (!((open.kind === 'wait' && !open.ended) || (open.kind === 'sleep' && !open.fired))) {
+        illegal(`position ${event.position} is not an open wait`);
+      }
+      s.cancel = { ...(s.cancel as CancelRequest), deliveredAt: event.position };
+      return;
+    }
+    case 'JobCancelled':
+      s.status = 'cancelled';
+      s.failure = { name: 'CancelledError', message: event.reason };
+      s.finishedAt = event.cancelledAt;
+      s.timers = {};
       return;
     case 'JobCompleted':
       s.status = 'completed';

@@ -20,12 +20,15 @@ type Shape = Readonly<Record<string, Kind | `${Kind}?`>>;
 export const MAX_TIME_MS = 8.64e15;
 
 const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
-  StartJob: { workflow: 'name', input: 'any', jobId: 'jobId?', version: 'text?' },
+  StartJob: { workflow: 'name', input: 'any', jobId: 'jobId?', version: 'text?', onExisting: 'text?' },
   AppendEvents: { jobId: 'jobId', expectedSeq: 'count', epoch: 'count', events: 'array' },
   ReadHistory: { jobId: 'jobId', afterSeq: 'count' },
   GetJob: { jobId: 'jobId' },
   ClaimJob: { jobId: 'jobId', epoch: 'count', worker: 'text' },
   ReleaseJob: { jobId: 'jobId', epoch: 'count', worker: 'text', reason: 'text' },
+  SignalJob: { jobId: 'jobId', name: 'text', payload: 'any' },
+  CancelJob: { jobId: 'jobId', reason: 'text', terminate: 'boolean' },
+  DescribeJob: { jobId: 'jobId' },
 };
 
 const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
@@ -48,13 +51,27 @@ const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
   TimerStarted: { position: 'count', fireAt: 'time' },
   TimerFired: { timerId: 'text', epoch: 'count', firedAt: 'time' },
   ValueRecorded: { position: 'count', kind: 'text', value: 'any' },
+  SignalReceived: { signalId: 'text', name: 'text', payload: 'any', receivedAt: 'time' },
+  WaitStarted: { position: 'count', name: 'text', timeoutAt: 'time?' },
+  WaitEnded: { position: 'count', signalId: 'text?', endedAt: 'time' },
+  CancelRequested: { reason: 'text', requestedAt: 'time' },
+  CancelDelivered: { position: 'count' },
   JobCompleted: { output: 'any', completedAt: 'time' },
   JobFailed: { failure: 'object', failedAt: 'time' },
+  JobCancelled: { reason: 'text', terminated: 'boolean', cancelledAt: 'time' },
 };
 
 /** Checks that `value` is an engine command; throws {@link InvalidMessageError} naming the problem. */
 export function parseCommand(value: unknown): EngineCommand {
   const command = checkTyped(value, COMMANDS, 'command');
+  if (
+    command.type === 'StartJob' &&
+    command.onExisting !== undefined &&
+    command.onExisting !== 'attach' &&
+    command.onExisting !== 'reject'
+  ) {
+    throw new InvalidMessageError(`command StartJob.onExisting must be "attach" or "reject", got ${JSON.stringify(command.onExisting)}`);
+  }
   if (command.type === 'AppendEvents') {
     for (const [i, event] of (command.events as unknown[]).entries()) parseEvent(event, `events[${i}]`);
   }
@@ -68,7 +85,11 @@ export function parseEvent(value: unknown, label = 'event'): JobEvent {
 
 /** Checks that `value` is an `AdvanceJob` task. */
 export function parseTask(value: unknown): AdvanceJob {
-  return checkTyped(value, { AdvanceJob: { jobId: 'jobId', epoch: 'count', history: 'array?' } }, 'task') as unknown as AdvanceJob;
+  return checkTyped(
+    value,
+    { AdvanceJob: { jobId: 'jobId', epoch: 'count', history: 'array?', seq: 'count?' } },
+    'task',
+  ) as unknown as AdvanceJob;
 }
 
 function checkTyped(value: unknown, shapes: Readonly<Record<string, Shape>>, label: string): Record<string, unknown> {

@@ -5,8 +5,10 @@ import {
   decode,
   type IdFactory,
   isFinished,
+  type JobState,
   type JobSummary,
   jobIdProblem,
+  type OnExisting,
   type Subjects,
   subjectsFor,
   toMs,
@@ -30,6 +32,8 @@ export interface ClientOptions {
 export interface StartOptions {
   /** Your own id for the job. Starting with an id that exists returns that job instead of a new one. */
   readonly jobId?: string;
+  /** With an existing `jobId`: `attach` to it, or `reject` the start (`JobExistsError`). @default 'attach' */
+  readonly onExisting?: OnExisting;
 }
 
 /**
@@ -76,6 +80,7 @@ export class Client {
         input,
         jobId,
         ...(typeof workflow === 'string' ? {} : { version: workflow.version }),
+        ...(options.onExisting === undefined ? {} : { onExisting: options.onExisting }),
       });
       if (isFinished(reply.job)) watch.settle(reply.job);
       return new JobHandle<O>(jobId, this.#engine, this.#transport, this.#subjects, watch);
@@ -83,6 +88,34 @@ export class Client {
       watch.close();
       throw error;
     }
+  }
+
+  /**
+   * Sends a signal to a running job; it waits in the job's inbox until `ctx.waitForSignal(name)`
+   * takes it. A signal to an unknown or finished job is refused (`JobNotFoundError`, `JobFinishedError`).
+   */
+  async signal(jobId: string, name: string, payload?: unknown): Promise<{ signalId: string }> {
+    if (typeof name !== 'string' || name.length === 0) throw new TypeError('a signal needs a non-empty name');
+    assertStorable(payload, `payload of signal "${name}"`);
+    return this.#engine.send({ type: 'SignalJob', jobId, name, payload });
+  }
+
+  /**
+   * Asks a running job to cancel: its workflow gets a `CancelledError` at its next durable call and
+   * may run compensating steps before it ends as cancelled.
+   */
+  cancel(jobId: string, reason = 'cancelled by request'): Promise<JobSummary> {
+    return this.#engine.send({ type: 'CancelJob', jobId, reason, terminate: false });
+  }
+
+  /** Ends a running job at once, as cancelled, without its workflow running again. */
+  terminate(jobId: string, reason = 'terminated by request'): Promise<JobSummary> {
+    return this.#engine.send({ type: 'CancelJob', jobId, reason, terminate: true });
+  }
+
+  /** The job's whole folded state (JobState): steps and attempts, timers, inbox, status. */
+  describe(jobId: string): Promise<JobState> {
+    return this.#engine.send({ type: 'DescribeJob', jobId });
   }
 
   /** A handle to an existing job. */

@@ -50,6 +50,14 @@ function describe(call: DurableCall): string {
   return call.name === undefined ? `${call.kind}()` : `${call.kind}("${call.name}")`;
 }
 
+/**
+ * The job was asked to cancel (`client.cancel`). The workflow gets it at its next durable call; it
+ * may catch it and run compensating steps. A job its workflow lets end with it ends cancelled.
+ */
+export class CancelledError extends Error {
+  override readonly name = 'CancelledError';
+}
+
 /** A step gave up (non-retryable error or attempts exhausted). `cause` is the last attempt's error. */
 export class StepFailedError extends Error {
   override readonly name = 'StepFailedError';

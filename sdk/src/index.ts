@@ -1,6 +1,7 @@
 export { Client, type ClientOptions, JobHandle, type StartOptions } from './client.ts';
 export { EngineClient, readWholeHistory } from './engine-client.ts';
 export {
+  CancelledError,
   type DurableCall,
   EngineError,
   JobFailedError,
@@ -11,4 +12,4 @@ export {
   StepTimeoutError,
 } from './errors.ts';
 export { defineWorkflow, InvalidWorkflowError, type Workflow } from './workflow.ts';
-export type { StepInfo, StepOptions, WorkflowContext, WorkflowLogger } from './workflow-context.ts';
+export type { SignalResult, StepInfo, StepOptions, WorkflowContext, WorkflowLogger } from './workflow-context.ts';

@@ -15,6 +15,14 @@ export interface WorkflowContext {
   step<T>(name: string, fn: (info: StepInfo) => T | Promise<T>, options?: StepOptions): Promise<T>;
   /** A durable sleep: the job is released and resumed by the engine at the recorded instant. */
   sleep(duration: Duration): Promise<void>;
+  /** A durable sleep until an absolute time (ms since the epoch, or a Date). */
+  waitUntil(time: number | Date): Promise<void>;
+  /**
+   * Waits for the next signal named `name` (`client.signal(jobId, name, payload)`). Signals that
+   * arrived earlier wait in the job's inbox, in order, and are taken first. With `timeout`, the
+   * wait ends with `{ timedOut: true }` when no signal came in time.
+   */
+  waitForSignal<T = unknown>(name: string, options?: { readonly timeout?: Duration }): Promise<SignalResult<T>>;
   /** The current time in ms, recorded the first time and replayed after. */
   now(): number;
   /** A random number in [0, 1), recorded. */
@@ -24,6 +32,9 @@ export interface WorkflowContext {
   /** A logger that stays quiet while the workflow replays recorded history. */
   readonly log: WorkflowLogger;
 }
+
+/** How a wait for a signal ended. */
+export type SignalResult<T> = { readonly timedOut: false; readonly payload: T } | { readonly timedOut: true };
 
 export interface StepOptions {
   /** @default { maximumAttempts: 3, initialInterval: 1000, backoffCoefficient: 2 } */

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   assertStorable,
+  type CancelRequest,
+  type Duration,
   decideRetry,
   type Failure,
   foldEvents,
@@ -14,15 +16,19 @@ import {
   type ResolvedRetryPolicy,
   resolveRetryPolicy,
   retryTimerId,
+  type SignalState,
   type StepState,
   toFailure,
   toMs,
   type ValueKind,
+  waitTimerId,
 } from '@ratchet/protocol';
 import {
+  CancelledError,
   type DurableCall,
   type EngineClient,
   NondeterminismError,
+  type SignalResult,
   StepFailedError,
   type StepInfo,
   type StepOptions,
@@ -57,6 +63,12 @@ export interface JobRunOptions {
 /** Thrown inside an active step to park the job on a durable wait once the step stops counting as active. */
 const PARK = Symbol('park');
 
+/** A durable wait in progress. */
+type Waiting = ({ readonly kind: 'sleep' } | { readonly kind: 'wait'; readonly name: string }) & {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+};
+
 /** A promise that never settles: what a durable call returns once the run has let go of the job. */
 const parked = <T>(): Promise<T> => new Promise<T>(() => {});
 
@@ -79,6 +91,11 @@ export class JobRun {
   #syncing: Promise<void> | undefined;
   #activeSteps = 0;
   #durableWaits = 0;
+  /** Durable waits (sleeps, signal waits) this run is blocked on, by position. */
+  readonly #waiting = new Map<number, Waiting>();
+  /** The job's inbox as this run knows it: the log's, plus what append replies brought. */
+  readonly #signals: SignalState[];
+  #cancel: CancelRequest | undefined;
   #done = false;
   #abortError: unknown;
   #nondeterminism: NondeterminismError | undefined;
@@ -92,6 +109,8 @@ export class JobRun {
     this.#o = options;
     this.#jobId = options.state.jobId;
     this.#seq = options.state.lastSeq;
+    this.#signals = options.state.signals.slice();
+    this.#cancel = options.state.cancel;
   }
 
   /**
@@ -123,7 +142,10 @@ export class JobRun {
       ending = { type: 'JobCompleted', output, completedAt: this.#o.clock() };
     } catch (error) {
       if (this.#done || this.#nondeterminism) return;
-      ending = { type: 'JobFailed', failure: toFailure(error), failedAt: this.#o.clock() };
+      const cancelled = error instanceof Error && error.name === 'CancelledError' && this.#cancel?.deliveredAt !== undefined;
+      ending = cancelled
+        ? { type: 'JobCancelled', reason: this.#cancel?.reason ?? 'cancelled', terminated: false, cancelledAt: this.#o.clock() }
+        : { type: 'JobFailed', failure: toFailure(error), failedAt: this.#o.clock() };
     }
     // A nondeterminism has already recorded the job's failure.
     if (this.#done || this.#nondeterminism) return;
@@ -145,7 +167,9 @@ export class JobRun {
       jobId: this.#jobId,
       workflow: state.workflow,
       step: (name, fn, options) => this.#step(name, fn, options),
-      sleep: (duration) => this.#sleep(duration),
+      sleep: (duration) => this.#sleep(this.#o.clock() + toMs(duration, 'ctx.sleep duration'), `ctx.sleep(${String(duration)})`),
+      waitUntil: (time) => this.#sleep(time instanceof Date ? time.getTime() : time, 'ctx.waitUntil'),
+      waitForSignal: (name, options) => this.#waitForSignal(name, options?.timeout) as never,
       now: () => this.#value('now', () => this.#o.clock()) as number,
       random: () => this.#value('random', Math.random) as number,
       uuid: () => this.#value('uuid', randomUUID) as string,
@@ -180,7 +204,8 @@ export class JobRun {
     if (timeoutMs !== undefined && timeoutMs > MAX_TIMEOUT_MS) {
       throw new RangeError(`timeout of step "${name}" is ${timeoutMs} ms; the longest is ${MAX_TIMEOUT_MS} ms (about 24.8 days)`);
     }
-    const { position, entry } = this.#match({ kind: 'step', name }, (e) => e.kind === 'step' && e.name === name);
+    const { position, entry } = this.#match({ kind: 'step', name }, (e) => (e.kind === 'step' && e.name === name) || e.kind === 'cancel');
+    this.#cancelAt(position, entry);
     if (entry === undefined) {
       return this.#active(async () => {
         this.#push({
@@ -318,18 +343,108 @@ export class JobRun {
     }
   }
 
-  async #sleep(duration: Parameters<WorkflowContext['sleep']>[0]): Promise<void> {
+  async #sleep(fireAt: number, label: string): Promise<void> {
     if (this.#stopped) return parked();
-    const ms = toMs(duration, 'ctx.sleep duration');
-    const fireAt = this.#o.clock() + ms;
-    if (fireAt > MAX_TIME_MS) throw new RangeError(`ctx.sleep(${String(duration)}) ends after the latest time the log can hold`);
-    const { position, entry } = this.#match({ kind: 'sleep' }, (e) => e.kind === 'sleep');
-    if (entry === undefined) {
-      this.#push({ type: 'TimerStarted', position, fireAt });
-      return this.#durableWait();
+    if (!Number.isFinite(fireAt) || fireAt > MAX_TIME_MS) throw new RangeError(`${label} ends after the latest time the log can hold`);
+    const { position, entry } = this.#match({ kind: 'sleep' }, (e) => e.kind === 'sleep' || e.kind === 'cancel');
+    if (entry?.kind === 'sleep' && entry.fired) return;
+    this.#cancelAt(position, entry);
+    if (entry === undefined) this.#push({ type: 'TimerStarted', position, fireAt });
+    await this.#wait(position, { kind: 'sleep' });
+  }
+
+  async #waitForSignal(name: string, timeout: Duration | undefined): Promise<SignalResult<unknown>> {
+    if (this.#stopped) return parked();
+    if (typeof name !== 'string' || name.length === 0) throw new TypeError('ctx.waitForSignal needs a non-empty name');
+    const timeoutAt = timeout === undefined ? undefined : this.#o.clock() + toMs(timeout, `timeout of ctx.waitForSignal("${name}")`);
+    if (timeoutAt !== undefined && timeoutAt > MAX_TIME_MS)
+      throw new RangeError(`the timeout of ctx.waitForSignal("${name}") is too far away`);
+    const { position, entry } = this.#match({ kind: 'wait', name }, (e) => (e.kind === 'wait' && e.name === name) || e.kind === 'cancel');
+    if (entry?.kind === 'wait' && entry.ended) {
+      if (entry.signalId === undefined) return { timedOut: true };
+      return { timedOut: false, payload: this.#signals.find((signal) => signal.signalId === entry.signalId)?.payload };
     }
-    if (entry.kind === 'sleep' && entry.fired) return;
-    return this.#durableWait();
+    this.#cancelAt(position, entry);
+    if (entry === undefined) this.#push({ type: 'WaitStarted', position, name, ...(timeoutAt === undefined ? {} : { timeoutAt }) });
+    const taken = this.#takeSignal(position, name);
+    if (taken) return taken;
+    const started = entry?.kind === 'wait' ? entry : undefined;
+    if (started?.timeoutAt !== undefined && !this.#o.state.timers[waitTimerId(position)]) {
+      // Its timeout fired while the job was parked.
+      this.#push({ type: 'WaitEnded', position, endedAt: this.#o.clock() });
+      return { timedOut: true };
+    }
+    return this.#wait(position, { kind: 'wait', name }) as Promise<SignalResult<unknown>>;
+  }
+
+  /** Takes the oldest untaken signal named `name` for the wait at `position`, recording it. */
+  #takeSignal(position: number, name: string): SignalResult<unknown> | undefined {
+    const index = this.#signals.findIndex((signal) => signal.name === name && signal.takenBy === undefined);
+    const signal = this.#signals[index];
+    if (!signal) return undefined;
+    this.#signals[index] = { ...signal, takenBy: position };
+    this.#push({ type: 'WaitEnded', position, signalId: signal.signalId, endedAt: this.#o.clock() });
+    return { timedOut: false, payload: signal.payload };
+  }
+
+  /**
+   * Tells the workflow of a cancellation at the call at `position`, by throwing `CancelledError`:
+   * where the log says it was told, or — once — at the first durable call that is not replayed.
+   */
+  #cancelAt(position: number, entry: JournalEntry | undefined): void {
+    const cancel = this.#cancel;
+    if (entry?.kind === 'cancel' || (cancel?.deliveredAt === position && entry !== undefined)) {
+      throw new CancelledError(cancel?.reason ?? 'cancelled');
+    }
+    if (!cancel || cancel.deliveredAt !== undefined) return;
+    this.#deliverCancel(position);
+    throw new CancelledError(cancel.reason);
+  }
+
+  #deliverCancel(position: number): void {
+    this.#cancel = { ...(this.#cancel as CancelRequest), deliveredAt: position };
+    this.#push({ type: 'CancelDelivered', position });
+  }
+
+  /** Blocks on a durable wait until a signal, a cancellation or a later delivery ends it. */
+  #wait(position: number, what: { kind: 'sleep' } | { kind: 'wait'; name: string }): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(position, { ...what, resolve, reject });
+      this.#durableWaits++;
+      this.#maybePark();
+    });
+  }
+
+  #endWait(position: number): Waiting | undefined {
+    const waiting = this.#waiting.get(position);
+    if (waiting) {
+      this.#waiting.delete(position);
+      this.#durableWaits--;
+    }
+    return waiting;
+  }
+
+  /** Takes in signals and a cancellation that arrived while this run held the job. */
+  #receive(inbox: readonly RecordedEvent[]): void {
+    for (const { event } of inbox) {
+      if (event.type === 'SignalReceived') {
+        this.#signals.push({ signalId: event.signalId, name: event.name, payload: event.payload, receivedAt: event.receivedAt });
+        const waiting = [...this.#waiting].sort(([a], [b]) => a - b).find(([, w]) => w.kind === 'wait' && w.name === event.name);
+        if (waiting) {
+          const [position, w] = waiting;
+          this.#endWait(position);
+          w.resolve(this.#takeSignal(position, event.name));
+        }
+      } else if (event.type === 'CancelRequested' && !this.#cancel) {
+        this.#cancel = { reason: event.reason, requestedAt: event.requestedAt };
+        const first = [...this.#waiting.keys()].sort((a, b) => a - b)[0];
+        if (first !== undefined) {
+          this.#deliverCancel(first);
+          this.#endWait(first)?.reject(new CancelledError(event.reason));
+        }
+      }
+    }
+    if (this.#queue.length > 0) void this.#sync().catch(() => {});
   }
 
   #value(kind: ValueKind, make: () => number | string): number | string {
@@ -418,9 +533,12 @@ export class JobRun {
           events,
         });
         const committedAt = this.#o.clock();
-        for (const [i, event] of events.entries()) this.#appended.push({ seq: this.#seq + i + 1, recordedAt: committedAt, event });
+        if (reply.inbox) this.#appended.push(...reply.inbox);
+        const first = reply.lastSeq - events.length + 1;
+        for (const [i, event] of events.entries()) this.#appended.push({ seq: first + i, recordedAt: committedAt, event });
         this.#seq = reply.lastSeq;
         this.#committed += events.length;
+        if (reply.inbox) this.#receive(reply.inbox);
       }
     } catch (error) {
       this.#abort(error);
@@ -471,5 +589,9 @@ function describeEntry(entry: JournalEntry): DurableCall {
       return { kind: 'sleep' };
     case 'value':
       return { kind: entry.valueKind };
+    case 'wait':
+      return { kind: 'wait', name: entry.name };
+    case 'cancel':
+      return { kind: 'cancel' };
   }
 }
