@@ -151,7 +151,7 @@ export class JobHandle<O = unknown> {
    */
   async result(options: { readonly timeout?: Duration } = {}): Promise<O> {
     const finished = await this.#waitFinished(options.timeout === undefined ? undefined : toMs(options.timeout, 'timeout'));
-    if (finished.status === 'failed') throw new JobFailedError(finished);
+    if (finished.status === 'failed' || finished.status === 'cancelled') throw new JobFailedError(finished);
     return finished.output as O;
   }
 

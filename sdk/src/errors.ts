@@ -75,14 +75,16 @@ export class StepTimeoutError extends Error {
   override readonly name = 'StepTimeoutError';
 }
 
-/** `handle.result()` of a job that failed; `failure` is the job's error as recorded. */
+/** `handle.result()` of a job that failed or was cancelled; `failure` is the job's error as recorded. */
 export class JobFailedError extends Error {
   override readonly name = 'JobFailedError';
   readonly jobId: string;
   readonly failure: Failure;
   constructor(job: JobSummary) {
     const failure = job.failure ?? { name: 'Error', message: 'unknown failure' };
-    super(`job ${job.jobId} (${job.workflow}) failed: ${failure.name}: ${failure.message}`);
+    super(
+      `job ${job.jobId} (${job.workflow}) ${job.status === 'cancelled' ? 'was cancelled' : 'failed'}: ${failure.name}: ${failure.message}`,
+    );
     this.jobId = job.jobId;
     this.failure = failure;
   }

@@ -72,5 +72,15 @@ function migrations(schema: string): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_cancelled_jobs': {
+      async up(db: Kysely<unknown>) {
+        // Jobs can end cancelled (client.cancel / client.terminate).
+        const jobs = sql.id(schema, 'jobs');
+        await sql`alter table ${jobs} drop constraint if exists jobs_status_check`.execute(db);
+        await sql`alter table ${jobs} add constraint jobs_status_check check (status in ('new', 'running', 'completed', 'failed', 'cancelled'))`.execute(
+          db,
+        );
+      },
+    },
   };
 }

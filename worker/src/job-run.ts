@@ -393,10 +393,12 @@ export class JobRun {
    */
   #cancelAt(position: number, entry: JournalEntry | undefined): void {
     const cancel = this.#cancel;
-    if (entry?.kind === 'cancel' || (cancel?.deliveredAt === position && entry !== undefined)) {
+    // Only a new call or a wait still open is where the workflow stands; recorded calls replay.
+    const frontier = entry === undefined || (entry.kind === 'wait' && !entry.ended) || (entry.kind === 'sleep' && !entry.fired);
+    if (entry?.kind === 'cancel' || (cancel?.deliveredAt === position && frontier)) {
       throw new CancelledError(cancel?.reason ?? 'cancelled');
     }
-    if (!cancel || cancel.deliveredAt !== undefined) return;
+    if (!cancel || cancel.deliveredAt !== undefined || !frontier) return;
     this.#deliverCancel(position);
     throw new CancelledError(cancel.reason);
   }
