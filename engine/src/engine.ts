@@ -264,34 +264,27 @@ export class Engine {
    * hands them to the worker.
    */
   async #appendEvents(command: AppendEvents): Promise<unknown> {
-    let inbox: readonly RecordedEvent[] = [];
-    for (let tries = 0; ; tries++) {
-      const aheadBy = inbox.length;
-      try {
-        const written = await this.#writer.write(command.jobId, (state) => {
-          this.#expectRunning(state);
-          if (command.epoch !== state.epoch) {
-            throw new Refusal(
-              'StaleEpochError',
-              `epoch ${command.epoch} of job ${state.jobId} is stale: the job moved on to epoch ${state.epoch}`,
-            );
-          }
-          if (command.expectedSeq + aheadBy !== state.lastSeq) {
-            throw new Refusal('SeqConflictError', `job ${state.jobId} is at seq ${state.lastSeq}, not ${command.expectedSeq}`);
-          }
-          const forbidden = command.events.find((event) => ENGINE_EVENTS.has(event.type));
-          if (forbidden) throw new Refusal('EngineEventError', `${forbidden.type} is written by the engine only`);
-          return command.events;
-        });
-        this.#afterWrite(written);
-        return inbox.length > 0 ? { lastSeq: written.after.lastSeq, inbox } : { lastSeq: written.after.lastSeq };
-      } catch (error) {
-        if (!(error instanceof Refusal && error.name === 'SeqConflictError') || tries > 1) throw error;
-        const gap = await this.#store.read(command.jobId, command.expectedSeq);
-        if (gap.length === 0 || !gap.every((recorded) => INBOX_EVENTS.has(recorded.event.type))) throw error;
-        inbox = gap;
+    const written = await this.#writer.write(command.jobId, (state) => {
+      this.#expectRunning(state);
+      if (command.epoch !== state.epoch) {
+        throw new Refusal(
+          'StaleEpochError',
+          `epoch ${command.epoch} of job ${state.jobId} is stale: the job moved on to epoch ${state.epoch}`,
+        );
       }
-    }
+      if (command.expectedSeq > state.lastSeq || command.expectedSeq < state.lastActSeq) {
+        throw new Refusal('SeqConflictError', `job ${state.jobId} is at seq ${state.lastSeq}, not ${command.expectedSeq}`);
+      }
+      const forbidden = command.events.find((event) => ENGINE_EVENTS.has(event.type));
+      if (forbidden) throw new Refusal('EngineEventError', `${forbidden.type} is written by the engine only`);
+      return command.events;
+    });
+    this.#afterWrite(written);
+    const lastSeq = written.after.lastSeq;
+    if (command.expectedSeq === written.before.lastSeq) return { lastSeq };
+    // Appended past inbox events the worker had not seen: hand them over.
+    const inbox = (await this.#store.read(command.jobId, command.expectedSeq)).filter((e) => e.seq <= written.before.lastSeq);
+    return { lastSeq, inbox };
   }
 
   async #signalJob(command: SignalJob): Promise<unknown> {

@@ -1,5 +1,5 @@
 import { assertNever } from './assert-never.ts';
-import { type JobEvent, type RecordedEvent, retryTimerId, sleepTimerId, type ValueKind, waitTimerId } from './events.ts';
+import { INBOX_EVENTS, type JobEvent, type RecordedEvent, retryTimerId, sleepTimerId, type ValueKind, waitTimerId } from './events.ts';
 import type { Failure } from './failure.ts';
 import type { ResolvedRetryPolicy } from './retry-policy.ts';
 
@@ -103,6 +103,11 @@ export interface JobState {
   /** The delivery generation; only appends carrying it are accepted. */
   readonly epoch: number;
   readonly lastSeq: number;
+  /**
+   * The seq of the last event that was not inbox input (signals, cancellation requests): an
+   * append that extends any seq from here on changes nothing a worker decided.
+   */
+  readonly lastActSeq: number;
   readonly startedAt: number;
   readonly updatedAt: number;
   readonly finishedAt?: number;
@@ -128,6 +133,7 @@ export function emptyJobState(jobId: string): JobState {
     input: undefined,
     epoch: 0,
     lastSeq: 0,
+    lastActSeq: 0,
     startedAt: 0,
     updatedAt: 0,
     journal: [],
@@ -176,6 +182,7 @@ function reduce(s: Draft, { seq, recordedAt, event }: RecordedEvent): void {
     illegal(`the job has already ${s.status}`);
   }
   s.lastSeq = seq;
+  if (!INBOX_EVENTS.has(event.type)) s.lastActSeq = seq;
   s.updatedAt = recordedAt;
   applyFact(s, event, illegal);
 }

@@ -7,6 +7,7 @@ import {
   type Failure,
   foldEvents,
   fromFailure,
+  INBOX_EVENTS,
   type JobEvent,
   type JobState,
   type JournalEntry,
@@ -426,6 +427,25 @@ export class JobRun {
     return waiting;
   }
 
+  /**
+   * Before letting go of a job that waits for a signal or might be cancelled: a look at the log's
+   * tail, since inbox events that came after this run's last append reached no one. True when
+   * that ended a wait, so the run goes on.
+   */
+  async #lastLook(): Promise<boolean> {
+    if (this.#stopped) return false;
+    const interested = (this.#cancel === undefined && this.#waiting.size > 0) || [...this.#waiting.values()].some((w) => w.kind === 'wait');
+    if (!interested) return false;
+    const tail = await this.#o.engine.readHistory(this.#jobId, this.#seq);
+    const inbox = tail.events.filter((recorded) => INBOX_EVENTS.has(recorded.event.type));
+    if (inbox.length === 0 || inbox.length !== tail.events.length) return false;
+    const waiting = this.#waiting.size;
+    this.#appended.push(...inbox);
+    this.#seq = (inbox.at(-1) as RecordedEvent).seq;
+    this.#receive(inbox);
+    return this.#waiting.size < waiting;
+  }
+
   /** Takes in signals and a cancellation that arrived while this run held the job. */
   #receive(inbox: readonly RecordedEvent[]): void {
     for (const { event } of inbox) {
@@ -485,10 +505,14 @@ export class JobRun {
     // Let the workflow code run on first: it may start more work or finish.
     setImmediate(() => {
       if (this.#stopped || this.#activeSteps > 0) return;
-      this.#sync().then(
-        () => this.#finish({ kind: 'suspended' }),
-        () => {},
-      );
+      this.#sync()
+        .then(() => this.#lastLook())
+        .then(
+          (woken) => {
+            if (!woken) this.#finish({ kind: 'suspended' });
+          },
+          () => {},
+        );
     });
   }
 

@@ -185,7 +185,8 @@ export class Worker {
       // The same job is already advancing here. A newer epoch waits its turn; a redelivery of the
       // task this worker holds (a heartbeat came late) is left alone, since acknowledging it would
       // end the task this run still needs; a duplicate first delivery is dropped.
-      if (task.epoch > current.epoch) delivery.nak(100);
+      // A wake (a signal or cancellation for a job parked meanwhile) also waits its turn.
+      if (task.epoch > current.epoch || task.seq !== undefined) delivery.nak(100);
       else if (delivery.deliveryCount === 1) delivery.ack();
       return;
     }
