@@ -1,11 +1,9 @@
 import {
-  type AdvanceJob,
   type AppendEvents,
   assertNever,
   type CancelJob,
   type ClaimJob,
   createIdFactory,
-  decideRetry,
   decode,
   ENGINE_EVENTS,
   type EngineCommand,
@@ -13,70 +11,31 @@ import {
   type IdFactory,
   INBOX_EVENTS,
   isFinished,
-  type JobEvent,
   type JobState,
-  type JobSummary,
   parseCommand,
-  type ReadHistoryReply,
-  type RecordedEvent,
   type ReleaseJob,
   type Reply,
   type SignalJob,
   type StartJob,
   type Subjects,
   subjectsFor,
-  taskMessageId,
   toFailure,
   type WorkerAnnounced,
 } from '@ratchet/protocol';
 import type { Subscription, TaskQueue, Transport } from '@ratchet/sdk/transport';
 import type { DueTimer, EventStore } from '@ratchet/store';
 import { type Logger, pino } from 'pino';
+import { Dispatcher } from './dispatcher.ts';
+import type { EngineOptions, JobChange } from './engine-options.ts';
 import { GroupCommit } from './group-commit.ts';
+import { historyPage } from './history-page.ts';
 import { JobCache } from './job-cache.ts';
+import { expectRunning, isHeld, needsWake } from './job-conditions.ts';
 import { JobWriter, summarize, type Written } from './job-writer.ts';
 import { Refusal } from './refusal.ts';
+import { takeOver } from './take-over.ts';
 import { TimerLoop } from './timer-loop.ts';
 import { WorkflowRegistry } from './workflow-registry.ts';
-
-export interface EngineOptions {
-  readonly store: EventStore;
-  readonly transport: Transport;
-  /** Subject prefix of the installation. @default 'ratchet' */
-  readonly prefix?: string;
-  /** @default pino at 'info' */
-  readonly logger?: Logger;
-  /** @default Date.now */
-  readonly clock?: () => number;
-  /** @default ULIDs */
-  readonly ids?: IdFactory;
-  /** Commands larger than this are refused. @default 1 MiB */
-  readonly maxPayloadBytes?: number;
-  /** Folded job states kept in memory. @default 10000 */
-  readonly cacheSize?: number;
-  /** Most appends in one group commit. @default 512 */
-  readonly maxBatch?: number;
-  /** How often to look for timers other engines wrote. @default 1000 */
-  readonly timerPollMs?: number;
-  /** @default 30000 */
-  readonly timerLeaseMs?: number;
-  /**
-   * Set when workers run in the engine's process (`ratchet dev`): on start, no worker from
-   * before survives, so attempts left open are recorded as lost (and retried) at once.
-   * @default false
-   */
-  readonly workersRestartWithEngine?: boolean;
-  /** How often to look for running jobs left without a task. @default 30000 */
-  readonly recoveryIntervalMs?: number;
-  /** Told of every committed append, in commit order per job (for live views such as `ratchet dev`). */
-  readonly observer?: (change: JobChange) => void;
-}
-
-/** A committed append: the job's state after it and the events as recorded. */
-export interface JobChange {
-  readonly state: JobState;
-  readonly events: readonly RecordedEvent[];
-}
 
 /**
  * The sole writer of the log. Serves commands over request/reply, validates every append
@@ -99,12 +58,10 @@ export class Engine {
   readonly #commit: GroupCommit;
   readonly #writer: JobWriter;
   readonly #timers: TimerLoop;
+  readonly #dispatcher: Dispatcher;
   readonly #registry: WorkflowRegistry;
   readonly #subscriptions: Subscription[] = [];
   readonly #observer: ((change: JobChange) => void) | undefined;
-  readonly #workersRestartWithEngine: boolean;
-  readonly #recoveryIntervalMs: number;
-  #recovery: NodeJS.Timeout | undefined;
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -132,8 +89,17 @@ export class Engine {
     });
     this.#registry = new WorkflowRegistry({ ttlMs: 15_000, clock: this.#clock });
     this.#observer = options.observer;
-    this.#workersRestartWithEngine = options.workersRestartWithEngine ?? false;
-    this.#recoveryIntervalMs = options.recoveryIntervalMs ?? 30_000;
+    this.#dispatcher = new Dispatcher({
+      transport: this.#transport,
+      queue: this.#queue,
+      store: this.#store,
+      writer: this.#writer,
+      logger: this.#logger,
+      clock: this.#clock,
+      workersRestartWithEngine: options.workersRestartWithEngine ?? false,
+      recoveryIntervalMs: options.recoveryIntervalMs ?? 30_000,
+      afterWrite: (written) => this.#afterWrite(written),
+    });
   }
 
   /** Migrates the store, starts serving, fires due timers and re-dispatches runnable jobs. */
@@ -147,17 +113,13 @@ export class Engine {
     // Workers that started first announced themselves to nobody: ask them again.
     this.#transport.publish(this.#subjects.rollCall, new Uint8Array(0));
     this.#timers.start();
-    await this.#redispatch();
-    this.#recovery = setInterval(() => {
-      this.#redispatch(this.#recoveryIntervalMs).catch((error: unknown) => this.#logger.error({ err: error }, 'recovery sweep failed'));
-    }, this.#recoveryIntervalMs);
-    this.#recovery.unref();
+    await this.#dispatcher.start();
     this.#logger.info({ prefix: this.#subjects.prefix }, 'engine started');
   }
 
   /** Stops serving and waits for in-flight commits. The store and transport stay open (they are the caller's). */
   async stop(): Promise<void> {
-    clearInterval(this.#recovery);
+    this.#dispatcher.stop();
     for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe();
     await this.#timers.stop();
     await this.#commit.idle();
@@ -249,11 +211,11 @@ export class Engine {
     if (created) {
       this.#logger.debug({ jobId, workflow: command.workflow }, 'job started');
       const history = written.events.map((event, i) => ({ seq: i + 1, recordedAt: written.after.updatedAt, event }));
-      await this.#dispatch({ type: 'AdvanceJob', jobId, epoch: 1, history });
+      await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId, epoch: 1, history });
     } else if (written.after.status === 'running' && written.after.lastSeq === 1) {
       // Started before, but its first task may never have gone out (the publish failed after the
       // commit): send it again; if it did go out, the queue drops this one as a duplicate.
-      await this.#dispatch({ type: 'AdvanceJob', jobId, epoch: written.after.epoch });
+      await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId, epoch: written.after.epoch });
     }
     return { jobId, created, job: summarize(written.after) };
   }
@@ -265,7 +227,7 @@ export class Engine {
    */
   async #appendEvents(command: AppendEvents): Promise<unknown> {
     const written = await this.#writer.write(command.jobId, (state) => {
-      this.#expectRunning(state);
+      expectRunning(state);
       if (command.epoch !== state.epoch) {
         throw new Refusal(
           'StaleEpochError',
@@ -290,7 +252,7 @@ export class Engine {
   async #signalJob(command: SignalJob): Promise<unknown> {
     const signalId = this.#ids();
     const written = await this.#writer.write(command.jobId, (state) => {
-      this.#expectRunning(state, `cannot signal job ${command.jobId}`);
+      expectRunning(state, `cannot signal job ${command.jobId}`);
       return [{ type: 'SignalReceived', signalId, name: command.name, payload: command.payload, receivedAt: this.#clock() }];
     });
     this.#afterWrite(written);
@@ -300,7 +262,7 @@ export class Engine {
   /** A cancellation request (the workflow is told and may compensate), or a termination (it ends now). */
   async #cancelJob(command: CancelJob): Promise<unknown> {
     const written = await this.#writer.write(command.jobId, (state) => {
-      this.#expectRunning(state, `cannot cancel job ${command.jobId}`);
+      expectRunning(state, `cannot cancel job ${command.jobId}`);
       const now = this.#clock();
       if (command.terminate) return [{ type: 'JobCancelled', reason: command.reason, terminated: true, cancelledAt: now }];
       return state.cancel ? [] : [{ type: 'CancelRequested', reason: command.reason, requestedAt: now }];
@@ -316,11 +278,11 @@ export class Engine {
    */
   async #claimJob(command: ClaimJob): Promise<unknown> {
     const written = await this.#writer.write(command.jobId, (state) => {
-      this.#expectRunning(state);
+      expectRunning(state);
       if (command.epoch !== state.epoch) {
         throw new Refusal('StaleEpochError', `job ${state.jobId} was claimed already (epoch ${state.epoch}, not ${command.epoch})`);
       }
-      return this.#takeOver(state, { worker: command.worker });
+      return takeOver(state, { worker: command.worker }, this.#clock());
     });
     this.#afterWrite(written);
     return { epoch: written.after.epoch, lastSeq: written.after.lastSeq };
@@ -328,54 +290,18 @@ export class Engine {
 
   async #releaseJob(command: ReleaseJob): Promise<unknown> {
     const written = await this.#writer.write(command.jobId, (state) => {
-      this.#expectRunning(state);
+      expectRunning(state);
       if (command.epoch !== state.epoch) {
         throw new Refusal(
           'StaleEpochError',
           `job ${state.jobId} is at epoch ${state.epoch}, not ${command.epoch}; it is not this worker's to release`,
         );
       }
-      return this.#takeOver(state, { worker: command.worker, release: command.reason });
+      return takeOver(state, { worker: command.worker, release: command.reason }, this.#clock());
     });
     this.#afterWrite(written);
-    await this.#dispatch({ type: 'AdvanceJob', jobId: command.jobId, epoch: written.after.epoch });
+    await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId: command.jobId, epoch: written.after.epoch });
     return { epoch: written.after.epoch, lastSeq: written.after.lastSeq };
-  }
-
-  /**
-   * Events that move a job to a new epoch: claimed by a new holder, or released by the old one.
-   * Attempts left open are recorded as interrupted and retried at once: they count as attempts,
-   * but the dependency did not fail, so no backoff applies.
-   */
-  #takeOver(state: JobState, handover: { readonly worker: string; readonly release?: string }): JobEvent[] {
-    const now = this.#clock();
-    const epoch = state.epoch + 1;
-    const { worker, release } = handover;
-    const events: JobEvent[] = [
-      release === undefined
-        ? { type: 'JobClaimed', epoch, worker, claimedAt: now }
-        : { type: 'JobReleased', epoch, worker, reason: release, releasedAt: now },
-    ];
-    for (const entry of state.journal) {
-      const open = entry.kind === 'step' && entry.status === 'running' ? entry.attempts.at(-1) : undefined;
-      if (entry.kind !== 'step' || !open) continue;
-      const interrupted = `attempt ${open.attempt} of step "${entry.name}" was interrupted: worker ${open.worker} (epoch ${open.epoch})`;
-      const failure =
-        release === undefined
-          ? { name: 'WorkerLostError', message: `${interrupted} stopped before finishing it` }
-          : { name: 'WorkerStoppedError', message: `${interrupted} let go of it: ${release}` };
-      const stepId = entry.position;
-      const decision = decideRetry(entry.policy, { jobId: state.jobId, stepId, attempt: open.attempt, failedAt: now, failure });
-      if (decision.retry) {
-        events.push(
-          { type: 'StepFailed', stepId, attempt: open.attempt, failure, failedAt: now, final: false },
-          { type: 'StepRetryScheduled', stepId, attempt: decision.attempt, at: now, durable: false },
-        );
-      } else {
-        events.push({ type: 'StepFailed', stepId, attempt: open.attempt, failure, failedAt: now, final: true, reason: decision.reason });
-      }
-    }
-    return events;
   }
 
   /**
@@ -390,7 +316,7 @@ export class Engine {
     });
     if (written.events.length === 0) return;
     this.#afterWrite(written);
-    await this.#dispatch({ type: 'AdvanceJob', jobId: timer.jobId, epoch: written.after.epoch });
+    await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId: timer.jobId, epoch: written.after.epoch });
   }
 
   /** Effects of a committed append: wake the timer loop, announce a finished job. */
@@ -399,9 +325,11 @@ export class Engine {
     const { after, events } = written;
     // Inbox events for a job no worker holds: send it to a worker to take them in.
     if (after.status === 'running' && events.some((event) => INBOX_EVENTS.has(event.type)) && !isHeld(after) && needsWake(after)) {
-      void this.#dispatch({ type: 'AdvanceJob', jobId: after.jobId, epoch: after.epoch, seq: after.lastSeq }).catch((error: unknown) =>
-        this.#logger.error({ err: error, jobId: after.jobId }, 'could not dispatch a job woken by its inbox; the recovery sweep will'),
-      );
+      void this.#dispatcher
+        .dispatch({ type: 'AdvanceJob', jobId: after.jobId, epoch: after.epoch, seq: after.lastSeq })
+        .catch((error: unknown) =>
+          this.#logger.error({ err: error, jobId: after.jobId }, 'could not dispatch a job woken by its inbox; the recovery sweep will'),
+        );
     }
   }
 
@@ -428,67 +356,10 @@ export class Engine {
     }
   }
 
-  /** Publishes a task, trying again a few times: the message id makes a repeat harmless. */
-  async #dispatch(task: AdvanceJob): Promise<void> {
-    let payload = encode(task);
-    if (task.history && payload.byteLength > INLINE_HISTORY_BYTES) {
-      const { history: _omitted, ...bare } = task;
-      payload = encode(bare);
-    }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#transport.publishTask(this.#queue, payload, taskMessageId(task));
-        return;
-      } catch (error) {
-        if (attempt >= 5) throw error;
-        this.#logger.warn({ err: error, jobId: task.jobId, attempt }, 'could not publish a task; trying again');
-        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
-      }
-    }
-  }
-
-  /**
-   * After a crash between commit and dispatch a job could wait forever: on start, every running
-   * job that waits on no timer and has no attempt open is dispatched again at its epoch (a task
-   * still queued has the same message id and is dropped as a duplicate). A job with an attempt
-   * open has its task held by a worker, and the queue redelivers it if that worker dies — unless
-   * workers run in this process (`workersRestartWithEngine`): then none survived, and the open
-   * attempts are recorded as lost first.
-   *
-   * The same sweep runs every `recoveryIntervalMs` for jobs idle that long (a task publish that
-   * failed for good, say), skipping jobs a worker holds.
-   */
-  async #redispatch(minIdleMs = 0): Promise<void> {
-    const runnable = await this.#store.listRunnableJobs(10_000);
-    let dispatched = 0;
-    for (const job of runnable) {
-      let state = await this.#writer.read(job.jobId);
-      if (state.status !== 'running' || state.updatedAt > this.#clock() - minIdleMs) continue;
-      if (minIdleMs > 0 && isHeld(state)) continue;
-      if (hasOpenAttempt(state)) {
-        if (!this.#workersRestartWithEngine || minIdleMs > 0) continue;
-        const written = await this.#writer.write(job.jobId, (current) =>
-          current.status === 'running' && hasOpenAttempt(current) ? this.#takeOver(current, { worker: 'engine-restart' }) : [],
-        );
-        this.#afterWrite(written);
-        state = written.after;
-      }
-      await this.#dispatch({ type: 'AdvanceJob', jobId: job.jobId, epoch: state.epoch });
-      dispatched++;
-    }
-    if (dispatched > 0) this.#logger.info({ jobs: dispatched }, 'dispatched running jobs again');
-  }
-
   async #existing(jobId: string): Promise<JobState> {
     const state = await this.#writer.read(jobId);
     if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${jobId}`);
     return state;
-  }
-
-  #expectRunning(state: JobState, action?: string): void {
-    const prefix = action ? `${action}: ` : '';
-    if (state.status === 'new') throw new Refusal('JobNotFoundError', `${prefix}no job ${state.jobId}`);
-    if (isFinished(state)) throw new Refusal('JobFinishedError', `${prefix}job ${state.jobId} has already ${finishedWord(state.status)}`);
   }
 
   #onAnnounce(payload: Uint8Array): void {
@@ -503,48 +374,4 @@ export class Engine {
       this.#logger.warn({ err: error }, 'ignored a malformed worker announcement');
     }
   }
-}
-
-/** A history reply stays under this size; the reader asks for the rest. */
-const HISTORY_PAGE_BYTES = 512 * 1024;
-
-/** As many events as fit one reply (at least one), saying whether more follow. */
-function historyPage(job: JobSummary, events: readonly RecordedEvent[]): ReadHistoryReply {
-  let page = events;
-  // Events are small in the common case; only long histories pay for measuring.
-  if (events.length > 64) {
-    while (page.length > 1 && encode({ job, events: page }).byteLength > HISTORY_PAGE_BYTES)
-      page = page.slice(0, Math.ceil(page.length / 2));
-  }
-  return page.length === events.length ? { job, events } : { job, events: page, more: true };
-}
-
-/** A task carries the job's history only below this size; larger inputs are read by the worker. */
-const INLINE_HISTORY_BYTES = 16 * 1024;
-
-function finishedWord(status: JobState['status']): string {
-  return status === 'cancelled' ? 'been cancelled' : status;
-}
-
-/**
- * A parked job that has something to do: a signal for one of its open waits, or a cancellation
- * its workflow has not been told of. (A timer coming due is the timer loop's.)
- */
-function needsWake(state: JobState): boolean {
-  if (state.cancel && state.cancel.deliveredAt === undefined) return true;
-  return state.journal.some(
-    (entry) =>
-      entry.kind === 'wait' && !entry.ended && state.signals.some((signal) => signal.name === entry.name && signal.takenBy === undefined),
-  );
-}
-
-function hasOpenAttempt(state: JobState): boolean {
-  return state.journal.some((entry) => entry.kind === 'step' && entry.status === 'running');
-}
-
-/** A worker holds the job: an attempt is open, or a retry is being waited out in a worker. */
-function isHeld(state: JobState): boolean {
-  return state.journal.some(
-    (entry) => entry.kind === 'step' && (entry.status === 'running' || (entry.status === 'retrying' && entry.retryDurable !== true)),
-  );
 }

@@ -1,4 +1,5 @@
-export { Engine, type EngineOptions, type JobChange } from './engine.ts';
+export { Engine } from './engine.ts';
+export type { EngineOptions, JobChange } from './engine-options.ts';
 export { HttpCommandServer } from './http-command-server.ts';
 export { Refusal, type RefusalName } from './refusal.ts';
 export { formatTimeline, type TimelineRow, timeline, timelineRow } from './timeline.ts';

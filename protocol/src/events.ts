@@ -128,7 +128,8 @@ export interface ValueRecorded {
   readonly value: number | string;
 }
 
-export type ValueKind = 'now' | 'random' | 'uuid';
+/** `patch`: a `ctx.patched(id)` marker, its value the patch id. */
+export type ValueKind = 'now' | 'random' | 'uuid' | 'patch';
 
 /** A signal arrived for the job (`client.signal`); it waits in the job's inbox, in order. */
 export interface SignalReceived {

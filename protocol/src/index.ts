@@ -74,6 +74,14 @@ export {
 export { MAX_TIMEOUT_MS, MAX_VALUE_BYTES } from './limits.ts';
 export { InvalidMessageError, MAX_TIME_MS, parseCommand, parseEvent, parseTask, WORKFLOW_NAME } from './parse.ts';
 export { backoffDelay, decideRetry, type FailedAttempt, type RetryDecision, seededRandom } from './retry-decision.ts';
-export { InvalidRetryPolicyError, type Jitter, type ResolvedRetryPolicy, type RetryPolicy, resolveRetryPolicy } from './retry-policy.ts';
+export {
+  InvalidRetryPolicyError,
+  type Jitter,
+  type ResolvedRetryPolicy,
+  type ResolvedRetryRule,
+  type RetryPolicy,
+  type RetryRule,
+  resolveRetryPolicy,
+} from './retry-policy.ts';
 export { type Subjects, subjectsFor } from './subjects.ts';
 export { type AdvanceJob, taskMessageId } from './tasks.ts';

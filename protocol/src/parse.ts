@@ -161,5 +161,14 @@ function policyProblem(value: unknown): string | undefined {
   if (!(Number.isSafeInteger(p.maximumAttempts) && (p.maximumAttempts as number) >= 1)) return 'must have maximumAttempts >= 1';
   if (p.jitter !== 'none' && p.jitter !== 'full' && p.jitter !== 'equal') return 'must have jitter none, full or equal';
   if (!Array.isArray(p.nonRetryable) || p.nonRetryable.some((n) => typeof n !== 'string')) return 'must have nonRetryable names';
+  if (p.deadlineMs !== undefined && !positive(p.deadlineMs)) return 'must have deadlineMs >= 0';
+  if (p.rules !== undefined) {
+    if (!Array.isArray(p.rules)) return 'must have rules as an array';
+    for (const rule of p.rules as Record<string, unknown>[]) {
+      if (!Array.isArray(rule?.errors) || typeof rule.retry !== 'boolean') return 'must have rules with errors and retry';
+      const problem = policyProblem({ ...rule, jitter: 'none', nonRetryable: [] });
+      if (problem) return `must have valid rules: ${problem}`;
+    }
+  }
   return undefined;
 }

@@ -9,6 +9,8 @@ export interface FailedAttempt {
   readonly attempt: number;
   readonly failedAt: number;
   readonly failure: Failure;
+  /** When the step's first attempt started: the policy's deadline counts from there. */
+  readonly firstStartedAt?: number;
 }
 
 /** The next attempt and its absolute time, or the reason there is none. */
@@ -26,11 +28,18 @@ export function decideRetry(policy: ResolvedRetryPolicy, failed: FailedAttempt):
   if (policy.nonRetryable.includes(failure.name)) {
     return { retry: false, reason: `${failure.name} is listed in the policy as not retryable` };
   }
-  if (attempt >= policy.maximumAttempts) {
-    return { retry: false, reason: `all ${policy.maximumAttempts} attempts failed` };
+  const rule = policy.rules?.find((r) => r.errors.includes(failure.name));
+  if (rule && !rule.retry) return { retry: false, reason: `${failure.name} is not retried by the policy's rules` };
+  const effective: ResolvedRetryPolicy = rule ? { ...policy, ...rule } : policy;
+  if (attempt >= effective.maximumAttempts) {
+    return { retry: false, reason: `all ${effective.maximumAttempts} attempts failed` };
   }
-  const delay = failure.retryAfterMs ?? backoffDelay(policy, failed);
-  return { retry: true, attempt: attempt + 1, at: failed.failedAt + Math.round(delay) };
+  const delay = failure.retryAfterMs ?? backoffDelay(effective, failed);
+  const at = failed.failedAt + Math.round(delay);
+  if (policy.deadlineMs !== undefined && failed.firstStartedAt !== undefined && at > failed.firstStartedAt + policy.deadlineMs) {
+    return { retry: false, reason: `the step's deadline of ${policy.deadlineMs} ms would pass before attempt ${attempt + 1}` };
+  }
+  return { retry: true, attempt: attempt + 1, at };
 }
 
 /** The delay after `attempt` fails: exponential, capped, then jittered by a seeded random. */

@@ -22,6 +22,35 @@ export interface RetryPolicy {
   readonly jitter?: Jitter;
   /** Error names that are never retried (besides `NonRetryableError`). @default [] */
   readonly nonRetryable?: readonly string[];
+  /**
+   * Rules by error name, the first that names the error applies: `retry: false` makes those
+   * errors final; the other fields replace the policy's for them.
+   * @example [{ errors: ['RateLimitedError'], initialInterval: '5s', maximumAttempts: 10 }]
+   */
+  readonly rules?: readonly RetryRule[];
+  /** Time the step may take from its first attempt's start, retries included (schedule-to-close). */
+  readonly deadline?: Duration;
+}
+
+/** How errors of the names listed are retried. */
+export interface RetryRule {
+  readonly errors: readonly string[];
+  /** @default true */
+  readonly retry?: boolean;
+  readonly initialInterval?: Duration;
+  readonly backoffCoefficient?: number;
+  readonly maximumInterval?: Duration;
+  readonly maximumAttempts?: number;
+}
+
+/** A {@link RetryRule} resolved: the full policy for its errors, or none when they are final. */
+export interface ResolvedRetryRule {
+  readonly errors: readonly string[];
+  readonly retry: boolean;
+  readonly initialIntervalMs: number;
+  readonly backoffCoefficient: number;
+  readonly maximumIntervalMs: number;
+  readonly maximumAttempts: number;
 }
 
 /** A {@link RetryPolicy} with every default applied and durations in ms: what the log records. */
@@ -32,6 +61,9 @@ export interface ResolvedRetryPolicy {
   readonly maximumAttempts: number;
   readonly jitter: Jitter;
   readonly nonRetryable: readonly string[];
+  /** Absent in logs written before rules existed. */
+  readonly rules?: readonly ResolvedRetryRule[];
+  readonly deadlineMs?: number;
 }
 
 /** Raised at definition time for a policy that makes no sense; the message names the field. */
@@ -72,5 +104,37 @@ export function resolveRetryPolicy(policy: RetryPolicy = {}): ResolvedRetryPolic
   if (!Array.isArray(nonRetryable) || nonRetryable.some((n) => typeof n !== 'string')) {
     fail('nonRetryable must be an array of error names');
   }
-  return { initialIntervalMs, backoffCoefficient, maximumIntervalMs, maximumAttempts, jitter, nonRetryable };
+  const base = { initialIntervalMs, backoffCoefficient, maximumIntervalMs, maximumAttempts, jitter, nonRetryable };
+  const rules = (policy.rules ?? []).map((rule, i): ResolvedRetryRule => {
+    if (!rule || !Array.isArray(rule.errors) || rule.errors.length === 0 || rule.errors.some((n) => typeof n !== 'string')) {
+      fail(`rules[${i}].errors must be a non-empty array of error names`);
+    }
+    // A rule is a policy of its own for its errors, starting from this one.
+    const resolved = resolveRetryPolicy({
+      initialInterval: rule.initialInterval ?? initialIntervalMs,
+      backoffCoefficient: rule.backoffCoefficient ?? backoffCoefficient,
+      // As for the policy itself, a rule's own interval caps at 100 times its start.
+      maximumInterval:
+        rule.maximumInterval ?? (rule.initialInterval === undefined ? maximumIntervalMs : toMsOr(rule.initialInterval, 0) * 100),
+      maximumAttempts: rule.maximumAttempts ?? maximumAttempts,
+    });
+    return {
+      errors: [...rule.errors],
+      retry: rule.retry ?? true,
+      initialIntervalMs: resolved.initialIntervalMs,
+      backoffCoefficient: resolved.backoffCoefficient,
+      maximumIntervalMs: resolved.maximumIntervalMs,
+      maximumAttempts: resolved.maximumAttempts,
+    };
+  });
+  const deadlineMs = policy.deadline === undefined ? undefined : ms(policy.deadline, 'deadline');
+  return { ...base, ...(rules.length > 0 ? { rules } : {}), ...(deadlineMs === undefined ? {} : { deadlineMs }) };
+}
+
+function toMsOr(duration: Duration | undefined, fallback: number): number {
+  try {
+    return duration === undefined ? fallback : toMs(duration);
+  } catch {
+    return fallback;
+  }
 }

@@ -56,3 +56,50 @@ describe('decideRetry limits', () => {
     expect(c.retry && c.at).toBeLessThan(1000);
   });
 });
+
+describe('retry rules and deadline', () => {
+  const policy = resolveRetryPolicy({
+    initialInterval: 100,
+    maximumAttempts: 3,
+    rules: [
+      { errors: ['RateLimitedError'], initialInterval: '5s', maximumAttempts: 10 },
+      { errors: ['ValidationError'], retry: false },
+    ],
+    deadline: '1s',
+  });
+  const failed = (name: string, attempt: number, failedAt: number) => ({
+    jobId: 'j',
+    stepId: 0,
+    attempt,
+    failedAt,
+    firstStartedAt: 0,
+    failure: { name, message: 'x' },
+  });
+
+  it('applies the first rule naming the error, else the policy', () => {
+    expect(decideRetry({ ...policy, deadlineMs: undefined }, failed('RateLimitedError', 5, 0))).toEqual({
+      retry: true,
+      attempt: 6,
+      at: 80_000,
+    });
+    expect(decideRetry(policy, failed('ValidationError', 1, 0))).toEqual({
+      retry: false,
+      reason: "ValidationError is not retried by the policy's rules",
+    });
+    expect(decideRetry(policy, failed('Error', 3, 0))).toEqual({ retry: false, reason: 'all 3 attempts failed' });
+  });
+
+  it('gives up when the next attempt would start past the deadline', () => {
+    expect(decideRetry(policy, failed('Error', 1, 850))).toEqual({ retry: true, attempt: 2, at: 950 });
+    expect(decideRetry(policy, failed('Error', 2, 850))).toEqual({
+      retry: false,
+      reason: "the step's deadline of 1000 ms would pass before attempt 3",
+    });
+  });
+
+  it('refuses rules that make no sense', () => {
+    expect(() => resolveRetryPolicy({ rules: [{ errors: [] }] })).toThrow('rules[0].errors must be a non-empty array');
+    expect(() => resolveRetryPolicy({ rules: [{ errors: ['E'], maximumAttempts: 0 }] })).toThrow('maximumAttempts must be an integer >= 1');
+    expect(() => resolveRetryPolicy({ deadline: -5 })).toThrow('deadline must be a finite number');
+  });
+});

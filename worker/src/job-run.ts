@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   assertStorable,
-  type CancelRequest,
   type Duration,
-  decideRetry,
   type Failure,
   foldEvents,
   fromFailure,
@@ -14,10 +12,8 @@ import {
   MAX_TIME_MS,
   MAX_TIMEOUT_MS,
   type RecordedEvent,
-  type ResolvedRetryPolicy,
   resolveRetryPolicy,
   retryTimerId,
-  type SignalState,
   type StepState,
   toFailure,
   toMs,
@@ -25,7 +21,6 @@ import {
   waitTimerId,
 } from '@ratchet/protocol';
 import {
-  CancelledError,
   type DurableCall,
   type EngineClient,
   NondeterminismError,
@@ -33,11 +28,14 @@ import {
   StepFailedError,
   type StepInfo,
   type StepOptions,
-  StepTimeoutError,
   type Workflow,
   type WorkflowContext,
 } from '@ratchet/sdk';
 import type { Logger } from 'pino';
+import { AppendQueue } from './append-queue.ts';
+import { Inbox, type WaitFor } from './inbox.ts';
+import { PARK, parked } from './park.ts';
+import { StepRunner } from './step-runner.ts';
 
 /** How one delivery of a job ended. */
 export type RunOutcome =
@@ -61,18 +59,6 @@ export interface JobRunOptions {
   readonly nextTurn?: () => Promise<void>;
 }
 
-/** Thrown inside an active step to park the job on a durable wait once the step stops counting as active. */
-const PARK = Symbol('park');
-
-/** A durable wait in progress. */
-type Waiting = ({ readonly kind: 'sleep' } | { readonly kind: 'wait'; readonly name: string }) & {
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: Error) => void;
-};
-
-/** A promise that never settles: what a durable call returns once the run has let go of the job. */
-const parked = <T>(): Promise<T> => new Promise<T>(() => {});
-
 /**
  * One delivery of a job: replays the workflow function against the job's journal and runs the
  * first unrecorded calls for real. Events queue up and are appended together at the next
@@ -83,22 +69,13 @@ export class JobRun {
   readonly #o: JobRunOptions;
   readonly #jobId: string;
   #position = 0;
-  #seq: number;
-  readonly #queue: JobEvent[] = [];
-  /** What this run appended, as recorded (commit times as seen here): the run's end state is the log plus these. */
-  readonly #appended: RecordedEvent[] = [];
-  #pushed = 0;
-  #committed = 0;
-  #syncing: Promise<void> | undefined;
+  readonly #appends: AppendQueue;
+  readonly #inbox: Inbox;
+  readonly #steps: StepRunner;
   #activeSteps = 0;
-  #durableWaits = 0;
-  /** Durable waits (sleeps, signal waits) this run is blocked on, by position. */
-  readonly #waiting = new Map<number, Waiting>();
-  /** The job's inbox as this run knows it: the log's, plus what append replies brought. */
-  readonly #signals: SignalState[];
-  #cancel: CancelRequest | undefined;
+  /** Waits only the engine ends (durable retry timers): unlike the inbox's, nothing in this run ends them. */
+  #timerWaits = 0;
   #done = false;
-  #abortError: unknown;
   #nondeterminism: NondeterminismError | undefined;
   readonly #stepAbort = new AbortController();
   #settle!: (outcome: RunOutcome) => void;
@@ -109,9 +86,28 @@ export class JobRun {
   constructor(options: JobRunOptions) {
     this.#o = options;
     this.#jobId = options.state.jobId;
-    this.#seq = options.state.lastSeq;
-    this.#signals = options.state.signals.slice();
-    this.#cancel = options.state.cancel;
+    const { state, clock } = options;
+    this.#appends = new AppendQueue({
+      engine: options.engine,
+      jobId: this.#jobId,
+      epoch: state.epoch,
+      lastSeq: state.lastSeq,
+      clock,
+      nextTurn: options.nextTurn ?? (() => new Promise((resolve) => setImmediate(resolve))),
+      receive: (inbox) => this.#receive(inbox),
+      abort: (error) => this.#abort(error),
+    });
+    this.#inbox = new Inbox({ state, clock, push: (...events) => this.#appends.push(...events) });
+    this.#steps = new StepRunner({
+      jobId: this.#jobId,
+      worker: options.worker,
+      epoch: state.epoch,
+      clock,
+      maxInProcessWaitMs: options.maxInProcessWaitMs,
+      appends: this.#appends,
+      signal: this.#stepAbort.signal,
+      stopped: () => this.#stopped,
+    });
   }
 
   /**
@@ -119,7 +115,7 @@ export class JobRun {
    * commit times as this worker saw them). Lets the worker resume a parked job from a short tail.
    */
   endState(): JobState {
-    return foldEvents(this.#jobId, this.#appended, this.#o.state);
+    return foldEvents(this.#jobId, this.#appends.appended, this.#o.state);
   }
 
   /** Runs the workflow until it finishes, parks on a durable wait, or is aborted. */
@@ -143,19 +139,19 @@ export class JobRun {
       ending = { type: 'JobCompleted', output, completedAt: this.#o.clock() };
     } catch (error) {
       if (this.#done || this.#nondeterminism) return;
-      const cancelled = error instanceof Error && error.name === 'CancelledError' && this.#cancel?.deliveredAt !== undefined;
+      const cancelled = error instanceof Error && error.name === 'CancelledError' && this.#inbox.cancel?.deliveredAt !== undefined;
       ending = cancelled
-        ? { type: 'JobCancelled', reason: this.#cancel?.reason ?? 'cancelled', terminated: false, cancelledAt: this.#o.clock() }
+        ? { type: 'JobCancelled', reason: this.#inbox.cancel?.reason ?? 'cancelled', terminated: false, cancelledAt: this.#o.clock() }
         : { type: 'JobFailed', failure: toFailure(error), failedAt: this.#o.clock() };
     }
     // A nondeterminism has already recorded the job's failure.
     if (this.#done || this.#nondeterminism) return;
-    this.#push(ending);
+    this.#appends.push(ending);
     try {
-      await this.#sync();
+      await this.#appends.sync();
       this.#finish({ kind: ending.type === 'JobCompleted' ? 'completed' : 'failed' });
     } catch {
-      // #sync has aborted the run with the cause.
+      // The append queue has aborted the run with the cause.
     }
   }
 
@@ -206,23 +202,13 @@ export class JobRun {
       throw new RangeError(`timeout of step "${name}" is ${timeoutMs} ms; the longest is ${MAX_TIMEOUT_MS} ms (about 24.8 days)`);
     }
     const { position, entry } = this.#match({ kind: 'step', name }, (e) => (e.kind === 'step' && e.name === name) || e.kind === 'cancel');
-    this.#cancelAt(position, entry);
+    this.#inbox.cancelAt(position, entry);
     if (entry === undefined) {
       return this.#active(async () => {
-        this.#push({
-          type: 'StepStarted',
-          stepId: position,
-          name,
-          attempt: 1,
-          startedAt: this.#o.clock(),
-          worker: this.#o.worker,
-          epoch: this.#o.state.epoch,
-          policy,
-          ...(timeoutMs === undefined ? {} : { timeoutMs }),
-        });
-        await this.#sync();
+        this.#appends.push(this.#steps.started(position, name, 1, { policy, timeoutMs }));
+        await this.#appends.sync();
         if (this.#stopped) return parked();
-        return this.#attempts(position, name, policy, timeoutMs, 1, fn);
+        return this.#steps.attempts(position, name, policy, timeoutMs, 1, fn);
       });
     }
     const step = entry as StepState;
@@ -240,107 +226,14 @@ export class JobRun {
         if (this.#o.state.timers[retryTimerId(position, next)]) return this.#durableWait();
         const retryAt = step.retryAt;
         return this.#active(async () => {
-          await this.#waitUntil(retryAt);
+          await this.#steps.waitUntil(retryAt);
           if (this.#stopped) return parked();
-          this.#push(this.#started(position, name, next));
-          await this.#sync();
+          this.#appends.push(this.#steps.started(position, name, next));
+          await this.#appends.sync();
           if (this.#stopped) return parked();
-          return this.#attempts(position, name, step.policy, step.timeoutMs, next, fn);
+          return this.#steps.attempts(position, name, step.policy, step.timeoutMs, next, fn);
         });
       }
-    }
-  }
-
-  /** Runs attempts from `attempt` on (its StepStarted is durable) until success or give-up. */
-  async #attempts<T>(
-    stepId: number,
-    name: string,
-    policy: ResolvedRetryPolicy,
-    timeoutMs: number | undefined,
-    first: number,
-    fn: (info: StepInfo) => T | Promise<T>,
-  ): Promise<T> {
-    for (let attempt = first; ; ) {
-      const result = await this.#runAttempt(stepId, name, attempt, timeoutMs, fn);
-      if (this.#stopped) return parked();
-      const now = this.#o.clock();
-      if (result.ok) {
-        this.#push({ type: 'StepCompleted', stepId, attempt, output: result.output, completedAt: now });
-        void this.#sync().catch(() => {});
-        return result.output;
-      }
-      const { failure } = result;
-      const decision = decideRetry(policy, { jobId: this.#jobId, stepId, attempt, failedAt: now, failure });
-      if (!decision.retry) {
-        this.#push({ type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: true, reason: decision.reason });
-        void this.#sync().catch(() => {});
-        throw new StepFailedError(name, attempt, decision.reason, fromFailure(failure));
-      }
-      const durable = decision.at - now > this.#o.maxInProcessWaitMs;
-      this.#push(
-        { type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: false },
-        { type: 'StepRetryScheduled', stepId, attempt: decision.attempt, at: decision.at, durable },
-      );
-      if (durable) throw PARK;
-      void this.#sync().catch(() => {});
-      await this.#waitUntil(decision.at);
-      if (this.#stopped) return parked();
-      attempt = decision.attempt;
-      this.#push(this.#started(stepId, name, attempt));
-      await this.#sync();
-      if (this.#stopped) return parked();
-    }
-  }
-
-  #started(stepId: number, name: string, attempt: number): JobEvent {
-    return { type: 'StepStarted', stepId, name, attempt, startedAt: this.#o.clock(), worker: this.#o.worker, epoch: this.#o.state.epoch };
-  }
-
-  async #runAttempt<T>(
-    stepId: number,
-    name: string,
-    attempt: number,
-    timeoutMs: number | undefined,
-    fn: (info: StepInfo) => T | Promise<T>,
-  ): Promise<{ ok: true; output: T } | { ok: false; failure: Failure }> {
-    const controller = new AbortController();
-    const onRunAbort = () => controller.abort(new Error('the run was aborted'));
-    this.#stepAbort.signal.addEventListener('abort', onRunAbort, { once: true });
-    const info: StepInfo = {
-      jobId: this.#jobId,
-      stepId,
-      name,
-      attempt,
-      idempotencyKey: `${this.#jobId}:${stepId}`,
-      signal: controller.signal,
-    };
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const work = Promise.resolve().then(() => fn(info));
-      const output =
-        timeoutMs === undefined
-          ? await work
-          : await Promise.race([
-              work,
-              new Promise<never>((_, reject) => {
-                timer = setTimeout(() => {
-                  const error = new StepTimeoutError(`attempt ${attempt} of step "${name}" timed out after ${timeoutMs} ms`);
-                  controller.abort(error);
-                  reject(error);
-                }, timeoutMs);
-              }),
-            ]);
-      try {
-        assertStorable(output, `output of step "${name}"`);
-      } catch (error) {
-        return { ok: false, failure: { ...toFailure(error), nonRetryable: true } };
-      }
-      return { ok: true, output };
-    } catch (error) {
-      return { ok: false, failure: toFailure(error) };
-    } finally {
-      clearTimeout(timer);
-      this.#stepAbort.signal.removeEventListener('abort', onRunAbort);
     }
   }
 
@@ -349,8 +242,8 @@ export class JobRun {
     if (!Number.isFinite(fireAt) || fireAt > MAX_TIME_MS) throw new RangeError(`${label} ends after the latest time the log can hold`);
     const { position, entry } = this.#match({ kind: 'sleep' }, (e) => e.kind === 'sleep' || e.kind === 'cancel');
     if (entry?.kind === 'sleep' && entry.fired) return;
-    this.#cancelAt(position, entry);
-    if (entry === undefined) this.#push({ type: 'TimerStarted', position, fireAt });
+    this.#inbox.cancelAt(position, entry);
+    if (entry === undefined) this.#appends.push({ type: 'TimerStarted', position, fireAt });
     await this.#wait(position, { kind: 'sleep' });
   }
 
@@ -363,68 +256,26 @@ export class JobRun {
     const { position, entry } = this.#match({ kind: 'wait', name }, (e) => (e.kind === 'wait' && e.name === name) || e.kind === 'cancel');
     if (entry?.kind === 'wait' && entry.ended) {
       if (entry.signalId === undefined) return { timedOut: true };
-      return { timedOut: false, payload: this.#signals.find((signal) => signal.signalId === entry.signalId)?.payload };
+      return { timedOut: false, payload: this.#inbox.payloadOf(entry.signalId) };
     }
-    this.#cancelAt(position, entry);
-    if (entry === undefined) this.#push({ type: 'WaitStarted', position, name, ...(timeoutAt === undefined ? {} : { timeoutAt }) });
-    const taken = this.#takeSignal(position, name);
+    this.#inbox.cancelAt(position, entry);
+    if (entry === undefined) this.#appends.push({ type: 'WaitStarted', position, name, ...(timeoutAt === undefined ? {} : { timeoutAt }) });
+    const taken = this.#inbox.takeSignal(position, name);
     if (taken) return taken;
     const started = entry?.kind === 'wait' ? entry : undefined;
     if (started?.timeoutAt !== undefined && !this.#o.state.timers[waitTimerId(position)]) {
       // Its timeout fired while the job was parked.
-      this.#push({ type: 'WaitEnded', position, endedAt: this.#o.clock() });
+      this.#appends.push({ type: 'WaitEnded', position, endedAt: this.#o.clock() });
       return { timedOut: true };
     }
     return this.#wait(position, { kind: 'wait', name }) as Promise<SignalResult<unknown>>;
   }
 
-  /** Takes the oldest untaken signal named `name` for the wait at `position`, recording it. */
-  #takeSignal(position: number, name: string): SignalResult<unknown> | undefined {
-    const index = this.#signals.findIndex((signal) => signal.name === name && signal.takenBy === undefined);
-    const signal = this.#signals[index];
-    if (!signal) return undefined;
-    this.#signals[index] = { ...signal, takenBy: position };
-    this.#push({ type: 'WaitEnded', position, signalId: signal.signalId, endedAt: this.#o.clock() });
-    return { timedOut: false, payload: signal.payload };
-  }
-
-  /**
-   * Tells the workflow of a cancellation at the call at `position`, by throwing `CancelledError`:
-   * where the log says it was told, or — once — at the first durable call that is not replayed.
-   */
-  #cancelAt(position: number, entry: JournalEntry | undefined): void {
-    const cancel = this.#cancel;
-    // Only a new call or a wait still open is where the workflow stands; recorded calls replay.
-    const frontier = entry === undefined || (entry.kind === 'wait' && !entry.ended) || (entry.kind === 'sleep' && !entry.fired);
-    if (entry?.kind === 'cancel' || (cancel?.deliveredAt === position && frontier)) {
-      throw new CancelledError(cancel?.reason ?? 'cancelled');
-    }
-    if (!cancel || cancel.deliveredAt !== undefined || !frontier) return;
-    this.#deliverCancel(position);
-    throw new CancelledError(cancel.reason);
-  }
-
-  #deliverCancel(position: number): void {
-    this.#cancel = { ...(this.#cancel as CancelRequest), deliveredAt: position };
-    this.#push({ type: 'CancelDelivered', position });
-  }
-
   /** Blocks on a durable wait until a signal, a cancellation or a later delivery ends it. */
-  #wait(position: number, what: { kind: 'sleep' } | { kind: 'wait'; name: string }): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.#waiting.set(position, { ...what, resolve, reject });
-      this.#durableWaits++;
-      this.#maybePark();
-    });
-  }
-
-  #endWait(position: number): Waiting | undefined {
-    const waiting = this.#waiting.get(position);
-    if (waiting) {
-      this.#waiting.delete(position);
-      this.#durableWaits--;
-    }
-    return waiting;
+  #wait(position: number, what: WaitFor): Promise<unknown> {
+    const ended = this.#inbox.wait(position, what);
+    this.#maybePark();
+    return ended;
   }
 
   /**
@@ -434,39 +285,20 @@ export class JobRun {
    */
   async #lastLook(): Promise<boolean> {
     if (this.#stopped) return false;
-    const interested = (this.#cancel === undefined && this.#waiting.size > 0) || [...this.#waiting.values()].some((w) => w.kind === 'wait');
-    if (!interested) return false;
-    const tail = await this.#o.engine.readHistory(this.#jobId, this.#seq);
+    if (!this.#inbox.listening) return false;
+    const tail = await this.#o.engine.readHistory(this.#jobId, this.#appends.seq);
     const inbox = tail.events.filter((recorded) => INBOX_EVENTS.has(recorded.event.type));
     if (inbox.length === 0 || inbox.length !== tail.events.length) return false;
-    const waiting = this.#waiting.size;
-    this.#appended.push(...inbox);
-    this.#seq = (inbox.at(-1) as RecordedEvent).seq;
+    const waits = this.#inbox.waits;
+    this.#appends.record(inbox);
     this.#receive(inbox);
-    return this.#waiting.size < waiting;
+    return this.#inbox.waits < waits;
   }
 
   /** Takes in signals and a cancellation that arrived while this run held the job. */
   #receive(inbox: readonly RecordedEvent[]): void {
-    for (const { event } of inbox) {
-      if (event.type === 'SignalReceived') {
-        this.#signals.push({ signalId: event.signalId, name: event.name, payload: event.payload, receivedAt: event.receivedAt });
-        const waiting = [...this.#waiting].sort(([a], [b]) => a - b).find(([, w]) => w.kind === 'wait' && w.name === event.name);
-        if (waiting) {
-          const [position, w] = waiting;
-          this.#endWait(position);
-          w.resolve(this.#takeSignal(position, event.name));
-        }
-      } else if (event.type === 'CancelRequested' && !this.#cancel) {
-        this.#cancel = { reason: event.reason, requestedAt: event.requestedAt };
-        const first = [...this.#waiting.keys()].sort((a, b) => a - b)[0];
-        if (first !== undefined) {
-          this.#deliverCancel(first);
-          this.#endWait(first)?.reject(new CancelledError(event.reason));
-        }
-      }
-    }
-    if (this.#queue.length > 0) void this.#sync().catch(() => {});
+    this.#inbox.receive(inbox);
+    if (this.#appends.pending > 0) void this.#appends.sync().catch(() => {});
   }
 
   #value(kind: ValueKind, make: () => number | string): number | string {
@@ -475,7 +307,7 @@ export class JobRun {
     if (entry?.kind === 'value') return entry.value;
     const value = make();
     // Not appended on its own: it travels with the next append, before any side effect that could depend on it.
-    this.#push({ type: 'ValueRecorded', position, kind, value });
+    this.#appends.push({ type: 'ValueRecorded', position, kind, value });
     return value;
   }
 
@@ -495,17 +327,18 @@ export class JobRun {
 
   /** A wait the engine ends (timer): the run lets go of the job once nothing else is active. */
   #durableWait<T>(): Promise<T> {
-    this.#durableWaits++;
+    this.#timerWaits++;
     this.#maybePark();
     return parked();
   }
 
   #maybePark(): void {
-    if (this.#durableWaits === 0) return;
+    if (this.#timerWaits + this.#inbox.waits === 0) return;
     // Let the workflow code run on first: it may start more work or finish.
     setImmediate(() => {
       if (this.#stopped || this.#activeSteps > 0) return;
-      this.#sync()
+      this.#appends
+        .sync()
         .then(() => this.#lastLook())
         .then(
           (woken) => {
@@ -516,64 +349,6 @@ export class JobRun {
     });
   }
 
-  #waitUntil(at: number): Promise<void> {
-    const delay = at - this.#o.clock();
-    if (delay <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const signal = this.#stepAbort.signal;
-      const onAbort = () => clearTimeout(timer);
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, delay);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  #push(...events: JobEvent[]): void {
-    this.#queue.push(...events);
-    this.#pushed += events.length;
-  }
-
-  /** Resolves when every event queued so far is in the log. */
-  #sync(): Promise<void> {
-    if (this.#abortError !== undefined) return Promise.reject(this.#abortError);
-    const target = this.#pushed;
-    if (this.#committed >= target) return Promise.resolve();
-    this.#syncing ??= this.#drain();
-    return this.#syncing.then(() => (this.#committed >= target ? undefined : this.#sync()));
-  }
-
-  async #drain(): Promise<void> {
-    try {
-      // One macrotask of grace: the workflow's continuation queues its next events into this append.
-      await (this.#o.nextTurn ? this.#o.nextTurn() : new Promise((resolve) => setImmediate(resolve)));
-      while (this.#queue.length > 0) {
-        if (this.#abortError !== undefined) throw this.#abortError;
-        const events = this.#queue.splice(0);
-        const reply = await this.#o.engine.send({
-          type: 'AppendEvents',
-          jobId: this.#jobId,
-          expectedSeq: this.#seq,
-          epoch: this.#o.state.epoch,
-          events,
-        });
-        const committedAt = this.#o.clock();
-        if (reply.inbox) this.#appended.push(...reply.inbox);
-        const first = reply.lastSeq - events.length + 1;
-        for (const [i, event] of events.entries()) this.#appended.push({ seq: first + i, recordedAt: committedAt, event });
-        this.#seq = reply.lastSeq;
-        this.#committed += events.length;
-        if (reply.inbox) this.#receive(reply.inbox);
-      }
-    } catch (error) {
-      this.#abort(error);
-      throw error;
-    } finally {
-      this.#syncing = undefined;
-    }
-  }
-
   /** True once the run must do nothing more: it ended, or the code diverged from the log. */
   get #stopped(): boolean {
     return this.#done || this.#nondeterminism !== undefined;
@@ -582,18 +357,18 @@ export class JobRun {
   /** Fails the job with `error` at once, whatever the workflow code does next. */
   async #failWith(error: Error): Promise<void> {
     if (this.#done) return;
-    this.#push({ type: 'JobFailed', failure: toFailure(error), failedAt: this.#o.clock() });
+    this.#appends.push({ type: 'JobFailed', failure: toFailure(error), failedAt: this.#o.clock() });
     try {
-      await this.#sync();
+      await this.#appends.sync();
       this.#finish({ kind: 'failed' });
     } catch {
-      // #sync has aborted the run with the cause.
+      // The append queue has aborted the run with the cause.
     }
   }
 
   #abort(error: unknown): void {
     if (this.#done) return;
-    this.#abortError = error;
+    this.#appends.close(error);
     this.#finish({ kind: 'aborted', error });
   }
 
