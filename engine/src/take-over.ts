@@ -28,7 +28,14 @@ export function takeOver(state: JobState, handover: Handover, now: number): JobE
         ? { name: 'WorkerLostError', message: `${interrupted} stopped before finishing it` }
         : { name: 'WorkerStoppedError', message: `${interrupted} let go of it: ${release}` };
     const stepId = entry.position;
-    const decision = decideRetry(entry.policy, { jobId: state.jobId, stepId, attempt: open.attempt, failedAt: now, failure });
+    const decision = decideRetry(entry.policy, {
+      jobId: state.jobId,
+      stepId,
+      attempt: open.attempt,
+      failedAt: now,
+      failure,
+      firstStartedAt: entry.attempts[0]?.startedAt ?? now,
+    });
     if (decision.retry) {
       events.push(
         { type: 'StepFailed', stepId, attempt: open.attempt, failure, failedAt: now, final: false },

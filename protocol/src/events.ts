@@ -71,6 +71,7 @@ export interface StepStarted {
   /** Recorded with attempt 1; later attempts follow it. */
   readonly policy?: ResolvedRetryPolicy;
   readonly timeoutMs?: number;
+  readonly heartbeatTimeoutMs?: number;
 }
 
 export interface StepCompleted {

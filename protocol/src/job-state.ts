@@ -27,6 +27,7 @@ export interface StepState {
   readonly attempts: readonly AttemptState[];
   readonly policy: ResolvedRetryPolicy;
   readonly timeoutMs?: number;
+  readonly heartbeatTimeoutMs?: number;
   readonly output?: unknown;
   readonly failure?: Failure;
   /** Why the step gave up, once it has. */
@@ -223,6 +224,7 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
           attempts: [attempt],
           policy: event.policy as ResolvedRetryPolicy,
           ...(event.timeoutMs === undefined ? {} : { timeoutMs: event.timeoutMs }),
+          ...(event.heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs: event.heartbeatTimeoutMs }),
         });
         return;
       }

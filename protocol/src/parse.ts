@@ -44,6 +44,7 @@ const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
     epoch: 'count',
     policy: 'policy?',
     timeoutMs: 'count?',
+    heartbeatTimeoutMs: 'count?',
   },
   StepCompleted: { stepId: 'count', attempt: 'count', output: 'any', completedAt: 'time' },
   StepFailed: { stepId: 'count', attempt: 'count', failure: 'object', failedAt: 'time', final: 'boolean', reason: 'text?' },

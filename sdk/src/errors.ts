@@ -75,6 +75,11 @@ export class StepTimeoutError extends Error {
   override readonly name = 'StepTimeoutError';
 }
 
+/** An attempt went longer than its `heartbeatTimeout` without a heartbeat; it counts as failed. */
+export class StepHeartbeatError extends Error {
+  override readonly name = 'StepHeartbeatError';
+}
+
 /** `handle.result()` of a job that failed or was cancelled; `failure` is the job's error as recorded. */
 export class JobFailedError extends Error {
   override readonly name = 'JobFailedError';

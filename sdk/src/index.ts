@@ -9,6 +9,7 @@ export {
   NonRetryableError,
   RetryableError,
   StepFailedError,
+  StepHeartbeatError,
   StepTimeoutError,
 } from './errors.ts';
 export { defineWorkflow, InvalidWorkflowError, type Workflow } from './workflow.ts';

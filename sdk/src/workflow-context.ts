@@ -23,6 +23,14 @@ export interface WorkflowContext {
    * wait ends with `{ timedOut: true }` when no signal came in time.
    */
   waitForSignal<T = unknown>(name: string, options?: { readonly timeout?: Duration }): Promise<SignalResult<T>>;
+  /**
+   * Versioning a running job's code: true where the job runs code that has the change `id`, false
+   * when replaying a job that got to this point on code without it. Branch on it to keep old jobs
+   * on their old path:
+   * @example
+   * if (ctx.patched('charge-in-cents')) await ctx.step('charge', chargeCents); else await ctx.step('charge', chargeDollars);
+   */
+  patched(id: string): boolean;
   /** The current time in ms, recorded the first time and replayed after. */
   now(): number;
   /** A random number in [0, 1), recorded. */
@@ -41,6 +49,11 @@ export interface StepOptions {
   readonly retry?: RetryPolicy;
   /** Each attempt is abandoned (and counted as failed) after this long. @default none */
   readonly timeout?: Duration;
+  /**
+   * An attempt that goes this long without calling `info.heartbeat()` is abandoned and counted
+   * as failed (`StepHeartbeatError`). @default none
+   */
+  readonly heartbeatTimeout?: Duration;
 }
 
 /** What a step function learns about the attempt it runs. */
@@ -53,6 +66,8 @@ export interface StepInfo {
   readonly idempotencyKey: string;
   /** Aborted when the attempt times out or the worker shuts down. */
   readonly signal: AbortSignal;
+  /** Says the attempt is alive (see `heartbeatTimeout`); `details` go to the worker's log. */
+  heartbeat(details?: unknown): void;
 }
 
 export interface WorkflowLogger {

@@ -167,6 +167,7 @@ export class JobRun {
       sleep: (duration) => this.#sleep(this.#o.clock() + toMs(duration, 'ctx.sleep duration'), `ctx.sleep(${String(duration)})`),
       waitUntil: (time) => this.#sleep(time instanceof Date ? time.getTime() : time, 'ctx.waitUntil'),
       waitForSignal: (name, options) => this.#waitForSignal(name, options?.timeout) as never,
+      patched: (id) => this.#patched(id),
       now: () => this.#value('now', () => this.#o.clock()) as number,
       random: () => this.#value('random', Math.random) as number,
       uuid: () => this.#value('uuid', randomUUID) as string,
@@ -197,18 +198,18 @@ export class JobRun {
     // Options are checked before the call takes its position, so code that catches the error
     // and goes on still lines up with the log.
     const policy = resolveRetryPolicy(options.retry);
-    const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `timeout of step "${name}"`);
-    if (timeoutMs !== undefined && timeoutMs > MAX_TIMEOUT_MS) {
-      throw new RangeError(`timeout of step "${name}" is ${timeoutMs} ms; the longest is ${MAX_TIMEOUT_MS} ms (about 24.8 days)`);
-    }
+    const timeoutMs = stepTimeout(options.timeout, `timeout of step "${name}"`);
+    const heartbeatTimeoutMs = stepTimeout(options.heartbeatTimeout, `heartbeatTimeout of step "${name}"`);
     const { position, entry } = this.#match({ kind: 'step', name }, (e) => (e.kind === 'step' && e.name === name) || e.kind === 'cancel');
     this.#inbox.cancelAt(position, entry);
     if (entry === undefined) {
       return this.#active(async () => {
-        this.#appends.push(this.#steps.started(position, name, 1, { policy, timeoutMs }));
+        const settings = { policy, timeoutMs, heartbeatTimeoutMs };
+        const started = this.#steps.started(position, name, 1, settings);
+        this.#appends.push(started);
         await this.#appends.sync();
         if (this.#stopped) return parked();
-        return this.#steps.attempts(position, name, policy, timeoutMs, 1, fn);
+        return this.#steps.attempts(position, name, { ...settings, firstStartedAt: (started as { startedAt: number }).startedAt }, 1, fn);
       });
     }
     const step = entry as StepState;
@@ -231,7 +232,13 @@ export class JobRun {
           this.#appends.push(this.#steps.started(position, name, next));
           await this.#appends.sync();
           if (this.#stopped) return parked();
-          return this.#steps.attempts(position, name, step.policy, step.timeoutMs, next, fn);
+          const settings = {
+            policy: step.policy,
+            timeoutMs: step.timeoutMs,
+            heartbeatTimeoutMs: step.heartbeatTimeoutMs,
+            firstStartedAt: step.attempts[0]?.startedAt ?? this.#o.clock(),
+          };
+          return this.#steps.attempts(position, name, settings, next, fn);
         });
       }
     }
@@ -299,6 +306,20 @@ export class JobRun {
   #receive(inbox: readonly RecordedEvent[]): void {
     this.#inbox.receive(inbox);
     if (this.#appends.pending > 0) void this.#appends.sync().catch(() => {});
+  }
+
+  /**
+   * True where the job runs code with change `id`: at a marker the log recorded for it, or at a
+   * call not yet made (then recorded). False — taking no position — when replaying a job that
+   * reached this point on code without the change, so its recorded calls still line up.
+   */
+  #patched(id: string): boolean {
+    if (this.#nondeterminism) throw this.#nondeterminism;
+    if (typeof id !== 'string' || id.length === 0) throw new TypeError('ctx.patched needs a non-empty id');
+    const entry = this.#o.state.journal[this.#position];
+    if (entry !== undefined && !(entry.kind === 'value' && entry.valueKind === 'patch' && entry.value === id)) return false;
+    this.#value('patch', () => id);
+    return true;
   }
 
   #value(kind: ValueKind, make: () => number | string): number | string {
@@ -395,4 +416,12 @@ function describeEntry(entry: JournalEntry): DurableCall {
     case 'cancel':
       return { kind: 'cancel' };
   }
+}
+
+/** A step's timeout option in ms, refusing what a Node timer cannot wait. */
+function stepTimeout(duration: Duration | undefined, label: string): number | undefined {
+  if (duration === undefined) return undefined;
+  const ms = toMs(duration, label);
+  if (ms > MAX_TIMEOUT_MS) throw new RangeError(`${label} is ${ms} ms; the longest is ${MAX_TIMEOUT_MS} ms (about 24.8 days)`);
+  return ms;
 }

@@ -7,7 +7,7 @@ import {
   type ResolvedRetryPolicy,
   toFailure,
 } from '@ratchet/protocol';
-import { StepFailedError, type StepInfo, StepTimeoutError } from '@ratchet/sdk';
+import { StepFailedError, StepHeartbeatError, type StepInfo, StepTimeoutError } from '@ratchet/sdk';
 import type { AppendQueue } from './append-queue.ts';
 import { PARK, parked } from './park.ts';
 
@@ -24,6 +24,15 @@ export interface StepRunnerOptions {
   readonly signal: AbortSignal;
   /** True once the run must do nothing more. */
   readonly stopped: () => boolean;
+}
+
+/** What a step's attempts run under, recorded with its first attempt. */
+export interface StepSettings {
+  readonly policy: ResolvedRetryPolicy;
+  readonly timeoutMs: number | undefined;
+  readonly heartbeatTimeoutMs: number | undefined;
+  /** When the first attempt started: the policy's deadline counts from there. */
+  readonly firstStartedAt: number;
 }
 
 /** How one attempt of a step ended. */
@@ -47,14 +56,14 @@ export class StepRunner {
   async attempts<T>(
     stepId: number,
     name: string,
-    policy: ResolvedRetryPolicy,
-    timeoutMs: number | undefined,
+    settings: StepSettings,
     first: number,
     fn: (info: StepInfo) => T | Promise<T>,
   ): Promise<T> {
     const { appends } = this.#o;
+    const { policy, firstStartedAt } = settings;
     for (let attempt = first; ; ) {
-      const result = await this.#runAttempt(stepId, name, attempt, timeoutMs, fn);
+      const result = await this.#runAttempt(stepId, name, attempt, settings, fn);
       if (this.#o.stopped()) return parked();
       const now = this.#o.clock();
       if (result.ok) {
@@ -63,7 +72,7 @@ export class StepRunner {
         return result.output;
       }
       const { failure } = result;
-      const decision = decideRetry(policy, { jobId: this.#o.jobId, stepId, attempt, failedAt: now, failure });
+      const decision = decideRetry(policy, { jobId: this.#o.jobId, stepId, attempt, failedAt: now, failure, firstStartedAt });
       if (!decision.retry) {
         appends.push({ type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: true, reason: decision.reason });
         void appends.sync().catch(() => {});
@@ -86,7 +95,7 @@ export class StepRunner {
   }
 
   /** The start of an attempt; the first attempt's start also records the step's policy and timeout. */
-  started(stepId: number, name: string, attempt: number, first?: { policy: ResolvedRetryPolicy; timeoutMs: number | undefined }): JobEvent {
+  started(stepId: number, name: string, attempt: number, first?: Omit<StepSettings, 'firstStartedAt'>): JobEvent {
     const started = {
       type: 'StepStarted',
       stepId,
@@ -97,7 +106,12 @@ export class StepRunner {
       epoch: this.#o.epoch,
     } as const;
     if (first === undefined) return started;
-    return { ...started, policy: first.policy, ...(first.timeoutMs === undefined ? {} : { timeoutMs: first.timeoutMs }) };
+    return {
+      ...started,
+      policy: first.policy,
+      ...(first.timeoutMs === undefined ? {} : { timeoutMs: first.timeoutMs }),
+      ...(first.heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs: first.heartbeatTimeoutMs }),
+    };
   }
 
   /** Resolves at `at`; never, if the run ends first. */
@@ -119,13 +133,31 @@ export class StepRunner {
     stepId: number,
     name: string,
     attempt: number,
-    timeoutMs: number | undefined,
+    settings: StepSettings,
     fn: (info: StepInfo) => T | Promise<T>,
   ): Promise<AttemptResult<T>> {
     const { jobId, signal: runSignal } = this.#o;
+    const { timeoutMs, heartbeatTimeoutMs } = settings;
     const controller = new AbortController();
     const onRunAbort = () => controller.abort(new Error('the run was aborted'));
     runSignal.addEventListener('abort', onRunAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    let heartbeat: NodeJS.Timeout | undefined;
+    let giveUp!: (error: Error) => void;
+    const abandoned = new Promise<never>((_, reject) => {
+      giveUp = (error) => {
+        controller.abort(error);
+        reject(error);
+      };
+    });
+    const beat = () => {
+      if (heartbeatTimeoutMs === undefined || controller.signal.aborted) return;
+      clearTimeout(heartbeat);
+      heartbeat = setTimeout(
+        () => giveUp(new StepHeartbeatError(`attempt ${attempt} of step "${name}" sent no heartbeat for ${heartbeatTimeoutMs} ms`)),
+        heartbeatTimeoutMs,
+      );
+    };
     const info: StepInfo = {
       jobId,
       stepId,
@@ -133,23 +165,18 @@ export class StepRunner {
       attempt,
       idempotencyKey: `${jobId}:${stepId}`,
       signal: controller.signal,
+      heartbeat: beat,
     };
-    let timer: NodeJS.Timeout | undefined;
     try {
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => giveUp(new StepTimeoutError(`attempt ${attempt} of step "${name}" timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }
+      beat();
       const work = Promise.resolve().then(() => fn(info));
-      const output =
-        timeoutMs === undefined
-          ? await work
-          : await Promise.race([
-              work,
-              new Promise<never>((_, reject) => {
-                timer = setTimeout(() => {
-                  const error = new StepTimeoutError(`attempt ${attempt} of step "${name}" timed out after ${timeoutMs} ms`);
-                  controller.abort(error);
-                  reject(error);
-                }, timeoutMs);
-              }),
-            ]);
+      const output = timeoutMs === undefined && heartbeatTimeoutMs === undefined ? await work : await Promise.race([work, abandoned]);
       try {
         assertStorable(output, `output of step "${name}"`);
       } catch (error) {
@@ -160,6 +187,8 @@ export class StepRunner {
       return { ok: false, failure: toFailure(error) };
     } finally {
       clearTimeout(timer);
+      clearTimeout(heartbeat);
+      abandoned.catch(() => {});
       runSignal.removeEventListener('abort', onRunAbort);
     }
   }

@@ -234,6 +234,14 @@ export class Worker {
         log.warn({ workflow: state.workflow }, 'this worker does not have the workflow of the job; handing the task back');
         return 'leave';
       }
+      if (state.version !== '' && state.version !== workflow.version) {
+        // Its recorded calls were made by that version's code; another would not replay them.
+        log.error(
+          { workflow: state.workflow, version: state.version, has: workflow.version },
+          `job started on version ${state.version} of workflow "${state.workflow}"; this worker has version ${workflow.version}, so it leaves the job to a worker that has it`,
+        );
+        return 'leave';
+      }
       if (redelivered) {
         // The previous holder may still be alive: fence it off before doing anything.
         const claim = await this.#engine.send({ type: 'ClaimJob', jobId: task.jobId, epoch: state.epoch, worker: this.name });
