@@ -73,8 +73,10 @@ describe('a worker process killed mid-step (postgres+nats)', () => {
     const history = await stack.store.read(job.jobId);
     const lost = history.map((e) => e.event).find((e): e is StepFailed => e.type === 'StepFailed');
     expect(lost).toMatchObject({ stepId: 3, attempt: 1, final: false, failure: { name: 'WorkerLostError' } });
-    expect(history.some((e) => e.event.type === 'JobClaimed')).toBe(true);
-    // Detection rides on the task's ack wait (1 s here) plus the remaining step work (3 s).
-    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    // Fast failover: the other worker took the job over within a second of the kill (the task's
+    // ack wait, 600 ms here, is the heartbeat deadline).
+    const claimed = history.find((e) => e.event.type === 'JobClaimed');
+    expect(claimed).toBeDefined();
+    expect((claimed?.recordedAt ?? 0) - killedAt).toBeLessThan(1000);
   });
 });
