@@ -33,6 +33,8 @@ export interface StepState {
   /** Why the step gave up, once it has. */
   readonly reason?: string;
   readonly retryAt?: number;
+  /** The seq of the event that ended the step (completed, or failed for good). */
+  readonly settledSeq?: number;
   /** The retry wait goes through a durable timer (the job was released meanwhile). */
   readonly retryDurable?: boolean;
 }
@@ -42,6 +44,8 @@ export interface SleepState {
   readonly position: number;
   readonly fireAt: number;
   readonly fired: boolean;
+  /** The seq of its TimerFired. */
+  readonly settledSeq?: number;
 }
 
 export interface ValueState {
@@ -59,6 +63,8 @@ export interface WaitState {
   readonly timeoutAt?: number;
   readonly ended: boolean;
   readonly signalId?: string;
+  /** The seq of its WaitEnded. */
+  readonly settledSeq?: number;
 }
 
 /** The call at this position was answered with a `CancelledError`. */
@@ -251,6 +257,7 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
           ...step,
           status: 'completed',
           output: event.output,
+          settledSeq: s.lastSeq,
           attempts: [...step.attempts.slice(0, -1), ended],
         };
       } else {
@@ -258,7 +265,9 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
         s.journal[step.position] = {
           ...step,
           status: event.final ? 'failed' : 'retrying',
-          ...(event.final ? { failure: event.failure, ...(event.reason === undefined ? {} : { reason: event.reason }) } : {}),
+          ...(event.final
+            ? { failure: event.failure, settledSeq: s.lastSeq, ...(event.reason === undefined ? {} : { reason: event.reason }) }
+            : {}),
           attempts: [...step.attempts.slice(0, -1), ended],
         };
       }
@@ -311,7 +320,7 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
       const timerId = waitTimerId(event.position);
       if (event.signalId === undefined) {
         if (s.timers[timerId]) illegal('its timeout has not fired');
-        s.journal[event.position] = { ...wait, ended: true };
+        s.journal[event.position] = { ...wait, ended: true, settledSeq: s.lastSeq };
         return;
       }
       const index = s.signals.findIndex((signal) => signal.signalId === event.signalId);
@@ -320,7 +329,7 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
         illegal(`signal ${event.signalId} is not an untaken "${wait.name}" signal`);
       }
       s.signals[index] = { ...(signal as SignalState), takenBy: event.position };
-      s.journal[event.position] = { ...wait, ended: true, signalId: event.signalId };
+      s.journal[event.position] = { ...wait, ended: true, signalId: event.signalId, settledSeq: s.lastSeq };
       delete s.timers[timerId];
       return;
     }
@@ -380,6 +389,6 @@ function fireTimer(s: Draft, timerId: string, illegal: (why: string) => never): 
   if (timerId.startsWith('sleep:')) {
     const position = Number(timerId.slice('sleep:'.length));
     const sleep = s.journal[position];
-    if (sleep?.kind === 'sleep') s.journal[position] = { ...sleep, fired: true };
+    if (sleep?.kind === 'sleep') s.journal[position] = { ...sleep, fired: true, settledSeq: s.lastSeq };
   }
 }

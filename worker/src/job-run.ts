@@ -75,6 +75,8 @@ export class JobRun {
   #activeSteps = 0;
   /** Waits only the engine ends (durable retry timers): unlike the inbox's, nothing in this run ends them. */
   #timerWaits = 0;
+  /** Recorded results of the current burst of calls, released in log order by #openGate. */
+  readonly #gate: { seq: number; settle: () => void }[] = [];
   #done = false;
   #nondeterminism: NondeterminismError | undefined;
   readonly #stepAbort = new AbortController();
@@ -215,9 +217,11 @@ export class JobRun {
     const step = entry as StepState;
     switch (step.status) {
       case 'completed':
-        return step.output as T;
+        return this.#replayed(step.settledSeq, () => step.output as T);
       case 'failed':
-        throw new StepFailedError(name, step.attempts.length, step.reason ?? 'gave up', fromFailure(step.failure ?? unknownFailure));
+        return this.#replayed(step.settledSeq, () => {
+          throw new StepFailedError(name, step.attempts.length, step.reason ?? 'gave up', fromFailure(step.failure ?? unknownFailure));
+        });
       case 'running':
         // The worker claims a job whose log ends in an open attempt, which closes it; so this is a bug.
         throw new Error(`step "${name}" attempt ${step.attempts.length} is still open in the log of job ${this.#jobId}`);
@@ -248,7 +252,7 @@ export class JobRun {
     if (this.#stopped) return parked();
     if (!Number.isFinite(fireAt) || fireAt > MAX_TIME_MS) throw new RangeError(`${label} ends after the latest time the log can hold`);
     const { position, entry } = this.#match({ kind: 'sleep' }, (e) => e.kind === 'sleep' || e.kind === 'cancel');
-    if (entry?.kind === 'sleep' && entry.fired) return;
+    if (entry?.kind === 'sleep' && entry.fired) return this.#replayed(entry.settledSeq, () => undefined);
     this.#inbox.cancelAt(position, entry);
     if (entry === undefined) this.#appends.push({ type: 'TimerStarted', position, fireAt });
     await this.#wait(position, { kind: 'sleep' });
@@ -262,8 +266,10 @@ export class JobRun {
       throw new RangeError(`the timeout of ctx.waitForSignal("${name}") is too far away`);
     const { position, entry } = this.#match({ kind: 'wait', name }, (e) => (e.kind === 'wait' && e.name === name) || e.kind === 'cancel');
     if (entry?.kind === 'wait' && entry.ended) {
-      if (entry.signalId === undefined) return { timedOut: true };
-      return { timedOut: false, payload: this.#inbox.payloadOf(entry.signalId) };
+      const { signalId } = entry;
+      return this.#replayed(entry.settledSeq, () =>
+        signalId === undefined ? { timedOut: true as const } : { timedOut: false as const, payload: this.#inbox.payloadOf(signalId) },
+      );
     }
     this.#inbox.cancelAt(position, entry);
     if (entry === undefined) this.#appends.push({ type: 'WaitStarted', position, name, ...(timeoutAt === undefined ? {} : { timeoutAt }) });
@@ -306,6 +312,32 @@ export class JobRun {
   #receive(inbox: readonly RecordedEvent[]): void {
     this.#inbox.receive(inbox);
     if (this.#appends.pending > 0) void this.#appends.sync().catch(() => {});
+  }
+
+  /**
+   * A recorded result, handed back in the order the log settled it: calls made together (as in
+   * `Promise.race` or `Promise.all`) see their results arrive in the order they first did, so
+   * the race is won by the same call on every replay.
+   */
+  #replayed<T>(settledSeq: number | undefined, result: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#gate.push({
+        seq: settledSeq ?? 0,
+        settle: () => {
+          try {
+            resolve(result());
+          } catch (error) {
+            reject(error);
+          }
+        },
+      });
+      // After every microtask: all calls of this burst are made and everyone awaiting them listens.
+      if (this.#gate.length === 1) setImmediate(() => this.#openGate());
+    });
+  }
+
+  #openGate(): void {
+    for (const waiting of this.#gate.splice(0).sort((a, b) => a.seq - b.seq)) waiting.settle();
   }
 
   /**
