@@ -201,6 +201,7 @@ export class Engine {
             input: command.input,
             epoch: 1,
             startedAt: this.#clock(),
+            ...(command.parent ? { parent: command.parent } : {}),
           },
         ];
       },
@@ -212,6 +213,9 @@ export class Engine {
       this.#logger.debug({ jobId, workflow: command.workflow }, 'job started');
       const history = written.events.map((event, i) => ({ seq: i + 1, recordedAt: written.after.updatedAt, event }));
       await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId, epoch: 1, history });
+    } else if (isFinished(written.after) && written.after.parent) {
+      // A child that finished before its parent heard (an engine stopped in between): tell it now.
+      await this.#notifyParent(written.after);
     } else if (written.after.status === 'running' && written.after.lastSeq === 1) {
       // Started before, but its first task may never have gone out (the publish failed after the
       // commit): send it again; if it did go out, the queue drops this one as a duplicate.
@@ -268,7 +272,36 @@ export class Engine {
       return state.cancel ? [] : [{ type: 'CancelRequested', reason: command.reason, requestedAt: now }];
     });
     this.#afterWrite(written);
+    // Children go with their parent, unless started with cancelWithParent: false.
+    for (const entry of written.before.journal) {
+      if (entry.kind !== 'child' || entry.finished || !entry.cancelWithParent) continue;
+      await this.#cancelJob({ ...command, jobId: entry.childJobId }).catch((error: unknown) => {
+        if (!(error instanceof Refusal)) throw error;
+      });
+    }
     return summarize(written.after);
+  }
+
+  /** Puts a finished child's outcome in its parent's inbox (once). */
+  async #notifyParent(child: JobState): Promise<void> {
+    const parent = child.parent;
+    if (!parent) return;
+    const written = await this.#writer.write(parent.jobId, (state) => {
+      const entry = state.journal[parent.position];
+      if (state.status !== 'running' || entry?.kind !== 'child' || entry.finished || entry.childJobId !== child.jobId) return [];
+      return [
+        {
+          type: 'ChildFinished',
+          position: parent.position,
+          childJobId: child.jobId,
+          status: child.status as 'completed' | 'failed' | 'cancelled',
+          ...(child.output === undefined ? {} : { output: child.output }),
+          ...(child.failure === undefined ? {} : { failure: child.failure }),
+          finishedAt: child.finishedAt ?? this.#clock(),
+        },
+      ];
+    });
+    this.#afterWrite(written);
   }
 
   /**
@@ -322,9 +355,19 @@ export class Engine {
   /** Effects of a committed append: wake the timer loop, announce a finished job. */
   #afterWrite(written: Written): void {
     this.#effects(written);
-    const { after, events } = written;
+    const { before, after, events } = written;
+    if (isFinished(after) && !isFinished(before) && after.parent) {
+      void this.#notifyParent(after).catch((error: unknown) =>
+        this.#logger.error(
+          { err: error, jobId: after.jobId },
+          'could not tell the parent of a finished child; its next start or replay will',
+        ),
+      );
+    }
     // Inbox events for a job no worker holds: send it to a worker to take them in.
-    if (after.status === 'running' && events.some((event) => INBOX_EVENTS.has(event.type)) && !isHeld(after) && needsWake(after)) {
+    const wake =
+      events.some((event) => event.type === 'ChildFinished') || (events.some((event) => INBOX_EVENTS.has(event.type)) && needsWake(after));
+    if (after.status === 'running' && wake && !isHeld(after)) {
       void this.#dispatcher
         .dispatch({ type: 'AdvanceJob', jobId: after.jobId, epoch: after.epoch, seq: after.lastSeq })
         .catch((error: unknown) =>

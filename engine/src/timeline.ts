@@ -74,6 +74,14 @@ export function timelineRow({ seq, recordedAt, event }: RecordedEvent, state: Jo
       return { ...base, detail: `cancel requested: ${event.reason}` };
     case 'CancelDelivered':
       return { ...base, detail: `CancelledError delivered at position ${event.position}` };
+    case 'ChildStarted':
+      return { ...base, detail: `child job ${event.childJobId} (${event.workflow})` };
+    case 'ChildFinished':
+      return {
+        ...base,
+        detail: `child job ${event.childJobId} ${event.status}`,
+        ...(event.failure ? { error: `${event.failure.name}: ${event.failure.message}` } : {}),
+      };
     case 'JobCancelled':
       return { ...base, detail: `${event.terminated ? 'terminated' : 'cancelled'}: ${event.reason}` };
     case 'JobCompleted':

@@ -20,6 +20,8 @@ export interface StartJob {
   readonly version?: string;
   /** @default 'attach' */
   readonly onExisting?: OnExisting;
+  /** For a child job: its parent and the position of the `ctx.child` call. */
+  readonly parent?: { readonly jobId: string; readonly position: number };
 }
 
 /** Append events a worker produced, extending `expectedSeq`, under the delivery's `epoch`. */

@@ -22,6 +22,8 @@ export type JobEvent =
   | WaitEnded
   | CancelRequested
   | CancelDelivered
+  | ChildStarted
+  | ChildFinished
   | JobCompleted
   | JobFailed
   | JobCancelled;
@@ -34,6 +36,8 @@ export interface JobStarted {
   readonly input: unknown;
   readonly epoch: 1;
   readonly startedAt: number;
+  /** Set on a child job: the parent and the position of its `ctx.child` call. */
+  readonly parent?: { readonly jobId: string; readonly position: number };
 }
 
 /**
@@ -170,6 +174,28 @@ export interface CancelDelivered {
   readonly position: number;
 }
 
+/** The workflow started a child job (`ctx.child`); the engine creates it once this is durable. */
+export interface ChildStarted {
+  readonly type: 'ChildStarted';
+  readonly position: number;
+  readonly childJobId: string;
+  readonly workflow: string;
+  readonly input: unknown;
+  /** Cancelling the parent cancels this child too. */
+  readonly cancelWithParent: boolean;
+}
+
+/** A child job ended; the engine puts this in the parent's inbox. */
+export interface ChildFinished {
+  readonly type: 'ChildFinished';
+  readonly position: number;
+  readonly childJobId: string;
+  readonly status: 'completed' | 'failed' | 'cancelled';
+  readonly output?: unknown;
+  readonly failure?: Failure;
+  readonly finishedAt: number;
+}
+
 export interface JobCompleted {
   readonly type: 'JobCompleted';
   readonly output: unknown;
@@ -223,6 +249,7 @@ export const ENGINE_EVENTS: ReadonlySet<JobEvent['type']> = new Set([
   'TimerFired',
   'SignalReceived',
   'CancelRequested',
+  'ChildFinished',
 ]);
 
 /**
@@ -230,4 +257,4 @@ export const ENGINE_EVENTS: ReadonlySet<JobEvent['type']> = new Set([
  * that extends an older seq is accepted when only these came in between: they change nothing the
  * worker decided, and it learns of them from the reply.
  */
-export const INBOX_EVENTS: ReadonlySet<JobEvent['type']> = new Set(['SignalReceived', 'CancelRequested']);
+export const INBOX_EVENTS: ReadonlySet<JobEvent['type']> = new Set(['SignalReceived', 'CancelRequested', 'ChildFinished']);

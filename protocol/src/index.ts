@@ -25,6 +25,8 @@ export { type Duration, toMs } from './duration.ts';
 export {
   type CancelDelivered,
   type CancelRequested,
+  type ChildFinished,
+  type ChildStarted,
   ENGINE_EVENTS,
   INBOX_EVENTS,
   type JobCancelled,
@@ -57,6 +59,7 @@ export {
   applyEvent,
   type CancelRequest,
   type CancelState,
+  type ChildState,
   emptyJobState,
   foldEvents,
   IllegalTransitionError,

@@ -67,6 +67,21 @@ export interface WaitState {
   readonly settledSeq?: number;
 }
 
+/** A child job the workflow started, and how it ended. */
+export interface ChildState {
+  readonly kind: 'child';
+  readonly position: number;
+  readonly childJobId: string;
+  readonly workflow: string;
+  readonly cancelWithParent: boolean;
+  readonly finished: boolean;
+  readonly status?: 'completed' | 'failed' | 'cancelled';
+  readonly output?: unknown;
+  readonly failure?: Failure;
+  /** The seq of its ChildFinished. */
+  readonly settledSeq?: number;
+}
+
 /** The call at this position was answered with a `CancelledError`. */
 export interface CancelState {
   readonly kind: 'cancel';
@@ -74,7 +89,7 @@ export interface CancelState {
 }
 
 /** What the workflow did at one position, in call order: the journal replay matches against. */
-export type JournalEntry = StepState | SleepState | ValueState | WaitState | CancelState;
+export type JournalEntry = StepState | SleepState | ValueState | WaitState | ChildState | CancelState;
 
 /** A signal in the job's inbox; `takenBy` is the position of the wait that took it. */
 export interface SignalState {
@@ -123,6 +138,8 @@ export interface JobState {
   /** Signals received, in order of arrival. */
   readonly signals: readonly SignalState[];
   readonly cancel?: CancelRequest;
+  /** Set on a child job: its parent and the position of the call that started it. */
+  readonly parent?: { readonly jobId: string; readonly position: number };
 }
 
 /** An event that cannot follow the log it is applied to; the message says why. */
@@ -203,6 +220,7 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
       s.input = event.input;
       s.epoch = event.epoch;
       s.startedAt = event.startedAt;
+      if (event.parent) s.parent = event.parent;
       return;
     case 'JobClaimed':
     case 'JobReleased':
@@ -344,10 +362,38 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
         // Told at a new call, which took this position.
         expectNewPosition(s, event.position, illegal);
         s.journal.push({ kind: 'cancel', position: event.position });
-      } else if (!((open.kind === 'wait' && !open.ended) || (open.kind === 'sleep' && !open.fired))) {
+      } else if (
+        !((open.kind === 'wait' && !open.ended) || (open.kind === 'sleep' && !open.fired) || (open.kind === 'child' && !open.finished))
+      ) {
         illegal(`position ${event.position} is not an open wait`);
       }
       s.cancel = { ...(s.cancel as CancelRequest), deliveredAt: event.position };
+      return;
+    }
+    case 'ChildStarted':
+      expectNewPosition(s, event.position, illegal);
+      s.journal.push({
+        kind: 'child',
+        position: event.position,
+        childJobId: event.childJobId,
+        workflow: event.workflow,
+        cancelWithParent: event.cancelWithParent,
+        finished: false,
+      });
+      return;
+    case 'ChildFinished': {
+      const child = s.journal[event.position];
+      if (child?.kind !== 'child' || child.finished || child.childJobId !== event.childJobId) {
+        illegal(`there is no running child ${event.childJobId} at position ${event.position}`);
+      }
+      s.journal[event.position] = {
+        ...(child as ChildState),
+        finished: true,
+        status: event.status,
+        ...(event.output === undefined ? {} : { output: event.output }),
+        ...(event.failure === undefined ? {} : { failure: event.failure }),
+        settledSeq: s.lastSeq,
+      };
       return;
     }
     case 'JobCancelled':

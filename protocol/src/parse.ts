@@ -20,7 +20,7 @@ type Shape = Readonly<Record<string, Kind | `${Kind}?`>>;
 export const MAX_TIME_MS = 8.64e15;
 
 const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
-  StartJob: { workflow: 'name', input: 'any', jobId: 'jobId?', version: 'text?', onExisting: 'text?' },
+  StartJob: { workflow: 'name', input: 'any', jobId: 'jobId?', version: 'text?', onExisting: 'text?', parent: 'object?' },
   AppendEvents: { jobId: 'jobId', expectedSeq: 'count', epoch: 'count', events: 'array' },
   ReadHistory: { jobId: 'jobId', afterSeq: 'count' },
   GetJob: { jobId: 'jobId' },
@@ -32,7 +32,7 @@ const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
 };
 
 const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
-  JobStarted: { workflow: 'name', version: 'text', input: 'any', epoch: 'count', startedAt: 'time' },
+  JobStarted: { workflow: 'name', version: 'text', input: 'any', epoch: 'count', startedAt: 'time', parent: 'object?' },
   JobClaimed: { epoch: 'count', worker: 'text', claimedAt: 'time' },
   JobReleased: { epoch: 'count', worker: 'text', reason: 'text', releasedAt: 'time' },
   StepStarted: {
@@ -57,6 +57,8 @@ const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
   WaitEnded: { position: 'count', signalId: 'text?', endedAt: 'time' },
   CancelRequested: { reason: 'text', requestedAt: 'time' },
   CancelDelivered: { position: 'count' },
+  ChildStarted: { position: 'count', childJobId: 'jobId', workflow: 'name', input: 'any', cancelWithParent: 'boolean' },
+  ChildFinished: { position: 'count', childJobId: 'jobId', status: 'text', output: 'any', failure: 'object?', finishedAt: 'time' },
   JobCompleted: { output: 'any', completedAt: 'time' },
   JobFailed: { failure: 'object', failedAt: 'time' },
   JobCancelled: { reason: 'text', terminated: 'boolean', cancelledAt: 'time' },
@@ -65,6 +67,11 @@ const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
 /** Checks that `value` is an engine command; throws {@link InvalidMessageError} naming the problem. */
 export function parseCommand(value: unknown): EngineCommand {
   const command = checkTyped(value, COMMANDS, 'command');
+  if (command.type === 'StartJob' && command.parent !== undefined) {
+    const parent = command.parent as Record<string, unknown>;
+    const problem = jobIdProblem(parent.jobId) ?? (Number.isSafeInteger(parent.position) ? undefined : 'position must be an integer');
+    if (problem) throw new InvalidMessageError(`command StartJob.parent ${problem}`);
+  }
   if (
     command.type === 'StartJob' &&
     command.onExisting !== undefined &&

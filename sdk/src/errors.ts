@@ -58,6 +58,18 @@ export class CancelledError extends Error {
   override readonly name = 'CancelledError';
 }
 
+/** A child job failed or was cancelled; `failure` is its error as recorded. */
+export class ChildFailedError extends Error {
+  override readonly name = 'ChildFailedError';
+  readonly childJobId: string;
+  readonly failure: Failure;
+  constructor(childJobId: string, status: string, failure: Failure) {
+    super(`child job ${childJobId} ${status === 'cancelled' ? 'was cancelled' : 'failed'}: ${failure.name}: ${failure.message}`);
+    this.childJobId = childJobId;
+    this.failure = failure;
+  }
+}
+
 /** A step gave up (non-retryable error or attempts exhausted). `cause` is the last attempt's error. */
 export class StepFailedError extends Error {
   override readonly name = 'StepFailedError';

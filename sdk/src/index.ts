@@ -2,6 +2,7 @@ export { Client, type ClientOptions, JobHandle, type StartOptions } from './clie
 export { EngineClient, readWholeHistory } from './engine-client.ts';
 export {
   CancelledError,
+  ChildFailedError,
   type DurableCall,
   EngineError,
   JobFailedError,
@@ -13,4 +14,4 @@ export {
   StepTimeoutError,
 } from './errors.ts';
 export { defineWorkflow, InvalidWorkflowError, type Workflow } from './workflow.ts';
-export type { SignalResult, StepInfo, StepOptions, WorkflowContext, WorkflowLogger } from './workflow-context.ts';
+export type { ChildOptions, SignalResult, StepInfo, StepOptions, WorkflowContext, WorkflowLogger } from './workflow-context.ts';

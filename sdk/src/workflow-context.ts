@@ -1,4 +1,5 @@
 import type { Duration, RetryPolicy } from '@ratchet/protocol';
+import type { Workflow } from './workflow.ts';
 
 /**
  * Everything durable a workflow does goes through its context. Calls are matched, in order,
@@ -31,6 +32,12 @@ export interface WorkflowContext {
    * if (ctx.patched('charge-in-cents')) await ctx.step('charge', chargeCents); else await ctx.step('charge', chargeDollars);
    */
   patched(id: string): boolean;
+  /**
+   * Starts a child job — a job of its own, with its own history — and waits for its output; a
+   * child that fails or is cancelled throws `ChildFailedError`. Cancelling this job cancels the
+   * child too, unless `cancelWithParent` is false.
+   */
+  child<I, O>(workflow: Workflow<I, O> | string, input: I, options?: ChildOptions): Promise<O>;
   /** The current time in ms, recorded the first time and replayed after. */
   now(): number;
   /** A random number in [0, 1), recorded. */
@@ -39,6 +46,13 @@ export interface WorkflowContext {
   uuid(): string;
   /** A logger that stays quiet while the workflow replays recorded history. */
   readonly log: WorkflowLogger;
+}
+
+export interface ChildOptions {
+  /** The child's job id. @default `<parent jobId>.c<position>` */
+  readonly jobId?: string;
+  /** @default true */
+  readonly cancelWithParent?: boolean;
 }
 
 /** How a wait for a signal ended. */

@@ -2,7 +2,10 @@ import type { CancelRequest, JobEvent, JobState, JournalEntry, RecordedEvent, Si
 import { CancelledError, type SignalResult } from '@ratchet/sdk';
 
 /** What a durable wait is for: a timer, or a signal by name. A cancellation ends either. */
-export type WaitFor = { readonly kind: 'sleep' } | { readonly kind: 'wait'; readonly name: string };
+export type WaitFor =
+  | { readonly kind: 'sleep' }
+  | { readonly kind: 'wait'; readonly name: string }
+  | { readonly kind: 'child'; readonly childJobId: string };
 
 /** A durable wait in progress. */
 type Waiting = WaitFor & {
@@ -47,7 +50,7 @@ export class Inbox {
 
   /** True when an inbox event could end a wait: a first cancellation ends any, a signal a signal wait. */
   get listening(): boolean {
-    return (this.#cancel === undefined && this.#waiting.size > 0) || [...this.#waiting.values()].some((w) => w.kind === 'wait');
+    return (this.#cancel === undefined && this.#waiting.size > 0) || [...this.#waiting.values()].some((w) => w.kind !== 'sleep');
   }
 
   /** The payload of a signal a wait took earlier. */
@@ -72,7 +75,11 @@ export class Inbox {
   cancelAt(position: number, entry: JournalEntry | undefined): void {
     const cancel = this.#cancel;
     // Only a new call or a wait still open is where the workflow stands; recorded calls replay.
-    const frontier = entry === undefined || (entry.kind === 'wait' && !entry.ended) || (entry.kind === 'sleep' && !entry.fired);
+    const frontier =
+      entry === undefined ||
+      (entry.kind === 'wait' && !entry.ended) ||
+      (entry.kind === 'sleep' && !entry.fired) ||
+      (entry.kind === 'child' && !entry.finished);
     if (entry?.kind === 'cancel' || (cancel?.deliveredAt === position && frontier)) {
       throw new CancelledError(cancel?.reason ?? 'cancelled');
     }
@@ -99,6 +106,9 @@ export class Inbox {
           this.#endWait(position);
           w.resolve(this.takeSignal(position, event.name));
         }
+      } else if (event.type === 'ChildFinished') {
+        const waiting = this.#waiting.get(event.position);
+        if (waiting?.kind === 'child' && waiting.childJobId === event.childJobId) this.#endWait(event.position)?.resolve(event);
       } else if (event.type === 'CancelRequested' && !this.#cancel) {
         this.#cancel = { reason: event.reason, requestedAt: event.requestedAt };
         const first = [...this.#waiting.keys()].sort((a, b) => a - b)[0];

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   assertStorable,
+  type ChildFinished,
   type Duration,
   type Failure,
   foldEvents,
@@ -9,6 +10,7 @@ import {
   type JobEvent,
   type JobState,
   type JournalEntry,
+  jobIdProblem,
   MAX_TIME_MS,
   MAX_TIMEOUT_MS,
   type RecordedEvent,
@@ -21,6 +23,8 @@ import {
   waitTimerId,
 } from '@ratchet/protocol';
 import {
+  ChildFailedError,
+  type ChildOptions,
   type DurableCall,
   type EngineClient,
   NondeterminismError,
@@ -170,6 +174,7 @@ export class JobRun {
       waitUntil: (time) => this.#sleep(time instanceof Date ? time.getTime() : time, 'ctx.waitUntil'),
       waitForSignal: (name, options) => this.#waitForSignal(name, options?.timeout) as never,
       patched: (id) => this.#patched(id),
+      child: (workflow, input, options) => this.#child(workflow as Workflow<never, unknown> | string, input, options) as never,
       now: () => this.#value('now', () => this.#o.clock()) as number,
       random: () => this.#value('random', Math.random) as number,
       uuid: () => this.#value('uuid', randomUUID) as string,
@@ -285,6 +290,58 @@ export class JobRun {
   }
 
   /** Blocks on a durable wait until a signal, a cancellation or a later delivery ends it. */
+  async #child(workflow: Workflow<never, unknown> | string, input: unknown, options: ChildOptions = {}): Promise<unknown> {
+    if (this.#stopped) return parked();
+    const name = typeof workflow === 'string' ? workflow : workflow.name;
+    assertStorable(input, `input of child workflow "${name}"`);
+    const { position, entry } = this.#match(
+      { kind: 'child', name },
+      (e) => (e.kind === 'child' && e.workflow === name) || e.kind === 'cancel',
+    );
+    if (entry?.kind === 'child' && entry.finished) {
+      const { childJobId, status, output, failure } = entry;
+      return this.#replayed(entry.settledSeq, () => {
+        if (status === 'completed') return output;
+        throw new ChildFailedError(childJobId, status ?? 'failed', failure ?? unknownFailure);
+      });
+    }
+    this.#inbox.cancelAt(position, entry);
+    const childJobId = entry?.kind === 'child' ? entry.childJobId : (options.jobId ?? `${this.#jobId}.c${position}`);
+    if (entry === undefined) {
+      const problem = jobIdProblem(childJobId);
+      if (problem) throw new RangeError(`child job id: ${problem}`);
+      this.#appends.push({
+        type: 'ChildStarted',
+        position,
+        childJobId,
+        workflow: name,
+        input,
+        cancelWithParent: options.cancelWithParent ?? true,
+      });
+    }
+    // Listen first, so a child that ends at once is not missed.
+    const ended = this.#inbox.wait(position, { kind: 'child', childJobId }) as Promise<ChildFinished>;
+    // Durable first, so no child exists that its parent's log does not name; then (again, on a
+    // replay) start it: a start of an existing job attaches to it, and one that has finished
+    // already puts its outcome in this job's inbox. The run does not park meanwhile.
+    await this.#active(async () => {
+      await this.#appends.sync();
+      if (this.#stopped) return;
+      await this.#o.engine.send({
+        type: 'StartJob',
+        workflow: name,
+        input,
+        jobId: childJobId,
+        parent: { jobId: this.#jobId, position },
+        ...(typeof workflow === 'string' ? {} : { version: workflow.version }),
+      });
+    });
+    if (this.#stopped) return parked();
+    const finished = await ended;
+    if (finished.status === 'completed') return finished.output;
+    throw new ChildFailedError(childJobId, finished.status, finished.failure ?? unknownFailure);
+  }
+
   #wait(position: number, what: WaitFor): Promise<unknown> {
     const ended = this.#inbox.wait(position, what);
     this.#maybePark();
@@ -445,6 +502,8 @@ function describeEntry(entry: JournalEntry): DurableCall {
       return { kind: entry.valueKind };
     case 'wait':
       return { kind: 'wait', name: entry.name };
+    case 'child':
+      return { kind: 'child', name: entry.workflow };
     case 'cancel':
       return { kind: 'cancel' };
   }

@@ -1,0 +1,81 @@
+import { ChildFailedError, defineWorkflow } from '@ratchet/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STACK_KINDS, type Stack, startStack } from '../harness/index.ts';
+
+const shipItem = defineWorkflow('ship-item', async (ctx, input: { sku: string; fail?: boolean }) => {
+  await ctx.sleep('200ms');
+  return ctx.step(
+    'ship',
+    () => {
+      if (input.fail) throw new Error(`no stock of ${input.sku}`);
+      return `shipped ${input.sku}`;
+    },
+    { retry: { maximumAttempts: 1 } },
+  );
+});
+
+const order = defineWorkflow('order-with-children', async (ctx, input: { skus: string[] }) => {
+  const shipped = await Promise.all(input.skus.map((sku) => ctx.child(shipItem, { sku })));
+  return shipped;
+});
+
+const careful = defineWorkflow('careful-order', async (ctx) => {
+  try {
+    return await ctx.child(shipItem, { sku: 'x', fail: true });
+  } catch (error) {
+    return error instanceof ChildFailedError ? `child failed: ${error.failure.message}` : 'other';
+  }
+});
+
+const patientParent = defineWorkflow('patient-parent', async (ctx) => ctx.child('long-child', {}));
+const longChild = defineWorkflow('long-child', async (ctx) => {
+  await ctx.sleep('1h');
+  return 'never';
+});
+
+describe.each(STACK_KINDS)('child jobs on %s', (kind) => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(kind);
+    await stack.startWorker([shipItem, order, careful, patientParent, longChild] as never);
+  });
+  afterAll(() => stack.close());
+
+  it('runs children as jobs of their own and returns their outputs', async () => {
+    const job = await stack.client.start(order, { skus: ['a', 'b', 'c'] });
+    await expect(job.result({ timeout: '15s' })).resolves.toEqual(['shipped a', 'shipped b', 'shipped c']);
+    const child = await stack.client.describe(`${job.jobId}.c1`);
+    expect(child).toMatchObject({ status: 'completed', workflow: 'ship-item', parent: { jobId: job.jobId, position: 1 } });
+    expect((await stack.store.read(`${job.jobId}.c1`)).map((e) => e.event.type)).toContain('TimerFired');
+  });
+
+  it('lets the parent catch a failed child', async () => {
+    const job = await stack.client.start(careful, {});
+    await expect(job.result({ timeout: '15s' })).resolves.toBe(
+      'child failed: step "ship" failed after 1 attempt (all 1 attempts failed): no stock of x',
+    );
+  });
+
+  it('cancels the children of a cancelled parent', async () => {
+    const job = await stack.client.start(patientParent, {});
+    const childId = `${job.jobId}.c0`;
+    await expect
+      .poll(
+        async () =>
+          (
+            await stack.client
+              .handle(childId)
+              .status()
+              .catch(() => undefined)
+          )?.status,
+        { timeout: 10_000 },
+      )
+      .toBe('running');
+    await expect.poll(async () => (await stack.store.read(childId)).at(-1)?.event.type, { timeout: 10_000 }).toBe('TimerStarted');
+    await stack.client.cancel(job.jobId, 'order withdrawn');
+    await expect(job.result({ timeout: '10s' })).rejects.toMatchObject({ failure: { name: 'CancelledError' } });
+    await expect(stack.client.handle(childId).result({ timeout: '10s' })).rejects.toMatchObject({
+      failure: { name: 'CancelledError', message: 'order withdrawn' },
+    });
+  });
+});
