@@ -3,9 +3,10 @@
 // engine, worker, sdk and store packages together; the packages' own sources never import
 // each other against the arrows.
 import { parseArgs } from 'node:util';
+import { type Duration, toMs } from '@ratchet/protocol';
 import { runDev } from './cli/dev.ts';
 import { connectToEngine } from './cli/engine-connection.ts';
-import { showHistory, showStatus, startJob } from './cli/jobs.ts';
+import { controlBreaker, showHistory, showStatus, startJob } from './cli/jobs.ts';
 import { runEngine, runWorker } from './cli/servers.ts';
 
 const USAGE = `usage: ratchet <command> [options]
@@ -18,6 +19,7 @@ const USAGE = `usage: ratchet <command> [options]
   start <workflow> [--input <json>] [--job-id <id>] [--wait]
   status <jobId> [--json]
   history <jobId> [--json]
+  breaker list | breaker trip <name> [--for 1m] | breaker reset <name>
 
 Job commands talk to a running \`ratchet dev\` in --data-dir, or to NATS_URL when it is set.
 Environment: DATABASE_URL, NATS_URL, RATCHET_PREFIX (default ratchet), RATCHET_LOG_LEVEL (default info).`;
@@ -39,6 +41,7 @@ async function main(argv: readonly string[]): Promise<number> {
       wait: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       concurrency: { type: 'string' },
+      for: { type: 'string' },
       'ack-wait': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -78,6 +81,20 @@ async function main(argv: readonly string[]): Promise<number> {
         ...(values['ack-wait'] ? { ackWaitMs: positiveInteger(values['ack-wait'], '--ack-wait') } : {}),
       });
       return 0;
+    case 'breaker': {
+      const op = need(positionals[0], 'list, trip or reset');
+      const engine = await connectToEngine({ natsUrl, dataDir, prefix });
+      try {
+        return await controlBreaker(
+          engine,
+          op,
+          positionals[1],
+          values.for === undefined ? undefined : toMs(values.for as Duration, '--for'),
+        );
+      } finally {
+        await engine.close();
+      }
+    }
     case 'start':
     case 'status':
     case 'history': {

@@ -11,10 +11,12 @@ import {
   type IdFactory,
   INBOX_EVENTS,
   isFinished,
+  type JobEvent,
   type JobState,
   parseCommand,
   type ReleaseJob,
   type Reply,
+  type ResolvedBreakerPolicy,
   type SignalJob,
   type StartJob,
   type Subjects,
@@ -25,6 +27,7 @@ import {
 import type { Subscription, TaskQueue, Transport } from '@ratchet/sdk/transport';
 import type { DueTimer, EventStore } from '@ratchet/store';
 import { type Logger, pino } from 'pino';
+import { BreakerBoard } from './breaker-board.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { EngineOptions, JobChange } from './engine-options.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -60,6 +63,8 @@ export class Engine {
   readonly #timers: TimerLoop;
   readonly #dispatcher: Dispatcher;
   readonly #registry: WorkflowRegistry;
+  readonly #breakers: BreakerBoard;
+  #breakerRefresh: NodeJS.Timeout | undefined;
   readonly #subscriptions: Subscription[] = [];
   readonly #observer: ((change: JobChange) => void) | undefined;
 
@@ -88,6 +93,7 @@ export class Engine {
       leaseMs: options.timerLeaseMs ?? 30_000,
     });
     this.#registry = new WorkflowRegistry({ ttlMs: 15_000, clock: this.#clock });
+    this.#breakers = new BreakerBoard({ store: this.#store, clock: this.#clock });
     this.#observer = options.observer;
     this.#dispatcher = new Dispatcher({
       transport: this.#transport,
@@ -113,12 +119,19 @@ export class Engine {
     // Workers that started first announced themselves to nobody: ask them again.
     this.#transport.publish(this.#subjects.rollCall, new Uint8Array(0));
     this.#timers.start();
+    await this.#breakers.load();
+    // Other replicas' breaker transitions become visible here within a second.
+    this.#breakerRefresh = setInterval(() => {
+      this.#breakers.load().catch((error: unknown) => this.#logger.warn({ err: error }, 'could not read breakers'));
+    }, 1000);
+    this.#breakerRefresh.unref();
     await this.#dispatcher.start();
     this.#logger.info({ prefix: this.#subjects.prefix }, 'engine started');
   }
 
   /** Stops serving and waits for in-flight commits. The store and transport stay open (they are the caller's). */
   async stop(): Promise<void> {
+    clearInterval(this.#breakerRefresh);
     this.#dispatcher.stop();
     for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe();
     await this.#timers.stop();
@@ -150,6 +163,28 @@ export class Engine {
         return this.#cancelJob(command);
       case 'DescribeJob':
         return this.#existing(command.jobId);
+      case 'AcquireBreaker':
+        return this.#breakers.acquire(command.name, checkedBreakerPolicy(command.policy));
+      case 'ControlBreaker': {
+        if (command.op !== 'list') {
+          if (command.op !== 'trip' && command.op !== 'reset')
+            throw new Refusal('UnknownBreakerError', `unknown breaker operation "${command.op}"`);
+          if (!command.name) throw new Refusal('UnknownBreakerError', `ratchet breaker ${command.op} needs a breaker name`);
+          if (command.op === 'reset' && !this.#breakers.list().some((b) => b.name === command.name)) {
+            throw new Refusal(
+              'UnknownBreakerError',
+              `no breaker "${command.name}" (known: ${
+                this.#breakers
+                  .list()
+                  .map((b) => b.name)
+                  .join(', ') || 'none'
+              })`,
+            );
+          }
+          await this.#breakers.control(command.name, command.op, command.forMs ?? 60_000);
+        }
+        return this.#breakers.list();
+      }
       default:
         return assertNever(command, 'command');
     }
@@ -282,6 +317,21 @@ export class Engine {
     return summarize(written.after);
   }
 
+  /** Tells the breakers how the attempts they admitted ended. */
+  #reportBreakers(before: JobState, events: readonly JobEvent[]): void {
+    for (const event of events) {
+      if (event.type !== 'StepCompleted' && event.type !== 'StepFailed') continue;
+      const entry = before.journal[event.stepId];
+      const attempt = entry?.kind === 'step' ? entry.attempts.find((a) => a.attempt === event.attempt) : undefined;
+      if (!attempt?.breaker) continue;
+      const lost = event.type === 'StepFailed' && (event.failure.name === 'WorkerLostError' || event.failure.name === 'WorkerStoppedError');
+      const ok = event.type === 'StepCompleted' ? true : lost ? undefined : false;
+      void this.#breakers
+        .report(attempt.breaker, { ok, probe: attempt.probe === true })
+        .catch((error: unknown) => this.#logger.error({ err: error, breaker: attempt.breaker }, 'could not record a breaker outcome'));
+    }
+  }
+
   /** Puts a finished child's outcome in its parent's inbox (once). */
   async #notifyParent(child: JobState): Promise<void> {
     const parent = child.parent;
@@ -381,6 +431,7 @@ export class Engine {
       const recordedAt = after.updatedAt;
       this.#observer({ state: after, events: events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event })) });
     }
+    this.#reportBreakers(before, events);
     const now = this.#clock();
     const letGo = after.status === 'running' && !isHeld(after);
     for (const timer of Object.values(after.timers)) {
@@ -417,4 +468,20 @@ export class Engine {
       this.#logger.warn({ err: error }, 'ignored a malformed worker announcement');
     }
   }
+}
+
+/** A policy from the wire, checked before the engine runs a breaker on it. */
+function checkedBreakerPolicy(policy: ResolvedBreakerPolicy): ResolvedBreakerPolicy {
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
+  const ok =
+    typeof policy === 'object' &&
+    policy !== null &&
+    typeof policy.cooldownMs === 'number' &&
+    policy.cooldownMs >= 0 &&
+    count(policy.halfOpenProbes) &&
+    count(policy.successesToClose) &&
+    (policy.failureThreshold === undefined || count(policy.failureThreshold)) &&
+    (policy.failureThreshold !== undefined || policy.failureRate !== undefined);
+  if (!ok) throw new Refusal('InvalidBreakerPolicyError', 'the breaker policy sent is not a resolved breaker policy');
+  return policy;
 }

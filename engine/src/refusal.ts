@@ -8,7 +8,9 @@ export type RefusalName =
   | 'UnknownWorkflowError'
   | 'PayloadTooLargeError'
   | 'JobIdConflictError'
-  | 'JobExistsError';
+  | 'JobExistsError'
+  | 'UnknownBreakerError'
+  | 'InvalidBreakerPolicyError';
 
 /**
  * A command the engine will not carry out, with the reason for whoever must act: a worker

@@ -48,6 +48,13 @@ export function timelineRow({ seq, recordedAt, event }: RecordedEvent, state: Jo
         error: `${event.failure.name}: ${event.failure.message}`,
         ...(event.final ? { detail: `gave up: ${event.reason ?? 'final'}` } : {}),
       };
+    case 'StepBlocked':
+      return {
+        ...base,
+        step: event.name,
+        attempt: event.attempt,
+        detail: `breaker "${event.breaker}" open: ${event.fail ? 'failed with CircuitOpenError' : `parked until ${new Date(event.until).toISOString()}`}`,
+      };
     case 'StepRetryScheduled':
       return {
         ...base,

@@ -1,9 +1,53 @@
+import type { ResolvedBreakerPolicy } from './breaker-policy.ts';
 import type { JobEvent, RecordedEvent } from './events.ts';
 import type { Failure } from './failure.ts';
 import type { JobState, JobStatus } from './job-state.ts';
 
 /** Requests the engine serves over request/reply. It is the only writer of the log. */
-export type EngineCommand = StartJob | AppendEvents | ReadHistory | GetJob | ClaimJob | ReleaseJob | SignalJob | CancelJob | DescribeJob;
+export type EngineCommand =
+  | StartJob
+  | AppendEvents
+  | ReadHistory
+  | GetJob
+  | ClaimJob
+  | ReleaseJob
+  | SignalJob
+  | CancelJob
+  | DescribeJob
+  | AcquireBreaker
+  | ControlBreaker;
+
+/** May a call guarded by breaker `name` run now? The worker sends the policy it was defined with. */
+export interface AcquireBreaker {
+  readonly type: 'AcquireBreaker';
+  readonly name: string;
+  readonly policy: ResolvedBreakerPolicy;
+}
+
+export interface BreakerAdmission {
+  readonly admitted: boolean;
+  /** Admitted as a half-open probe. */
+  readonly probe: boolean;
+  /** Not admitted: ask again at this time. */
+  readonly retryAt?: number;
+}
+
+/** Operator actions on breakers: list them, trip one open (for `forMs`), reset one closed. */
+export interface ControlBreaker {
+  readonly type: 'ControlBreaker';
+  readonly op: 'list' | 'trip' | 'reset';
+  readonly name?: string;
+  readonly forMs?: number;
+}
+
+/** What `ratchet breaker list` shows of a breaker. */
+export interface BreakerSummary {
+  readonly name: string;
+  readonly status: 'closed' | 'open' | 'half-open';
+  readonly openUntil?: number;
+  readonly consecutiveFailures: number;
+  readonly probesInFlight: number;
+}
 
 /**
  * What a start does when a job with its id exists: `attach` returns that job; `reject` refuses
@@ -144,6 +188,8 @@ export interface CommandReplies {
   readonly SignalJob: { readonly signalId: string };
   readonly CancelJob: JobSummary;
   readonly DescribeJob: JobState;
+  readonly AcquireBreaker: BreakerAdmission;
+  readonly ControlBreaker: readonly BreakerSummary[];
 }
 
 /** Every reply is an envelope: a value, or a failure as data. */

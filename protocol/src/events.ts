@@ -14,6 +14,7 @@ export type JobEvent =
   | StepCompleted
   | StepFailed
   | StepRetryScheduled
+  | StepBlocked
   | TimerStarted
   | TimerFired
   | ValueRecorded
@@ -73,6 +74,28 @@ export interface StepStarted {
   readonly worker: string;
   readonly epoch: number;
   /** Recorded with attempt 1; later attempts follow it. */
+  readonly policy?: ResolvedRetryPolicy;
+  readonly timeoutMs?: number;
+  readonly heartbeatTimeoutMs?: number;
+  /** The breaker that admitted this attempt, and whether as a half-open probe. */
+  readonly breaker?: string;
+  readonly probe?: boolean;
+}
+
+/**
+ * The breaker guarding the step was open: attempt `attempt` did not start and is not spent.
+ * Parked until `until` (a durable timer), or, with `fail`, the step fails with CircuitOpenError.
+ * On a step's first call it records the step's settings, as a first StepStarted would.
+ */
+export interface StepBlocked {
+  readonly type: 'StepBlocked';
+  readonly stepId: number;
+  readonly name: string;
+  readonly attempt: number;
+  readonly breaker: string;
+  readonly until: number;
+  readonly fail: boolean;
+  readonly blockedAt: number;
   readonly policy?: ResolvedRetryPolicy;
   readonly timeoutMs?: number;
   readonly heartbeatTimeoutMs?: number;
@@ -234,6 +257,11 @@ export function retryTimerId(stepId: number, attempt: number): string {
 /** The id of the timer a sleep at `position` uses. */
 export function sleepTimerId(position: number): string {
   return `sleep:${position}`;
+}
+
+/** The id of the timer that ends a breaker's block of `attempt` of `stepId`. */
+export function blockTimerId(stepId: number, attempt: number): string {
+  return `block:${stepId}:${attempt}`;
 }
 
 /** The id of the timer of a signal wait's timeout at `position`. */

@@ -1,12 +1,26 @@
 export { assertNever } from './assert-never.ts';
+export { type BreakerPolicy, InvalidBreakerPolicyError, type ResolvedBreakerPolicy, resolveBreakerPolicy } from './breaker-policy.ts';
+export {
+  type Admission,
+  admit,
+  applyBreakerEvent,
+  type BreakerEvent,
+  type BreakerState,
+  closedBreaker,
+  recordOutcome,
+} from './breaker-state.ts';
 export { assertEncodable, assertStorable, CodecError, decode, encode } from './codec.ts';
 export type {
+  AcquireBreaker,
   AppendEvents,
   AppendEventsReply,
+  BreakerAdmission,
+  BreakerSummary,
   CancelJob,
   ClaimJob,
   ClaimJobReply,
   CommandReplies,
+  ControlBreaker,
   DescribeJob,
   EngineCommand,
   GetJob,
@@ -23,6 +37,7 @@ export type {
 } from './commands.ts';
 export { type Duration, toMs } from './duration.ts';
 export {
+  blockTimerId,
   type CancelDelivered,
   type CancelRequested,
   type ChildFinished,
@@ -39,6 +54,7 @@ export {
   type RecordedEvent,
   retryTimerId,
   type SignalReceived,
+  type StepBlocked,
   type StepCompleted,
   type StepFailed,
   type StepRetryScheduled,

@@ -1,5 +1,14 @@
 import { assertNever } from './assert-never.ts';
-import { INBOX_EVENTS, type JobEvent, type RecordedEvent, retryTimerId, sleepTimerId, type ValueKind, waitTimerId } from './events.ts';
+import {
+  blockTimerId,
+  INBOX_EVENTS,
+  type JobEvent,
+  type RecordedEvent,
+  retryTimerId,
+  sleepTimerId,
+  type ValueKind,
+  waitTimerId,
+} from './events.ts';
 import type { Failure } from './failure.ts';
 import type { ResolvedRetryPolicy } from './retry-policy.ts';
 
@@ -13,6 +22,9 @@ export interface AttemptState {
   readonly epoch: number;
   readonly endedAt?: number;
   readonly failure?: Failure;
+  /** The breaker that admitted it, and whether as a probe. */
+  readonly breaker?: string;
+  readonly probe?: boolean;
 }
 
 /**
@@ -23,7 +35,7 @@ export interface StepState {
   readonly kind: 'step';
   readonly position: number;
   readonly name: string;
-  readonly status: 'running' | 'retrying' | 'completed' | 'failed';
+  readonly status: 'running' | 'retrying' | 'blocked' | 'completed' | 'failed';
   readonly attempts: readonly AttemptState[];
   readonly policy: ResolvedRetryPolicy;
   readonly timeoutMs?: number;
@@ -33,6 +45,8 @@ export interface StepState {
   /** Why the step gave up, once it has. */
   readonly reason?: string;
   readonly retryAt?: number;
+  /** While `blocked`: when the breaker lets the next attempt be tried. */
+  readonly blockedUntil?: number;
   /** The seq of the event that ended the step (completed, or failed for good). */
   readonly settledSeq?: number;
   /** The retry wait goes through a durable timer (the job was released meanwhile). */
@@ -236,7 +250,17 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
         startedAt: event.startedAt,
         worker: event.worker,
         epoch: event.epoch,
+        ...(event.breaker === undefined ? {} : { breaker: event.breaker, probe: event.probe === true }),
       };
+      const blocked = s.journal[event.stepId];
+      if (blocked?.kind === 'step' && blocked.status === 'blocked') {
+        // A step the breaker held back: this is the attempt it did not spend.
+        if (event.attempt !== blocked.attempts.length + 1) illegal(`attempt ${blocked.attempts.length + 1} is next`);
+        if (s.timers[blockTimerId(event.stepId, event.attempt)]) illegal('the breaker still blocks it');
+        const { blockedUntil: _until, ...rest } = blocked;
+        s.journal[event.stepId] = { ...rest, status: 'running', attempts: [...blocked.attempts, attempt] };
+        return;
+      }
       if (event.attempt === 1) {
         expectNewPosition(s, event.stepId, illegal);
         if (!event.policy) illegal('attempt 1 must record the retry policy');
@@ -288,6 +312,53 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
             : {}),
           attempts: [...step.attempts.slice(0, -1), ended],
         };
+      }
+      return;
+    }
+    case 'StepBlocked': {
+      const existing = s.journal[event.stepId];
+      let step: StepState;
+      if (existing === undefined) {
+        expectNewPosition(s, event.stepId, illegal);
+        if (event.attempt !== 1 || !event.policy) illegal('a first block must be of attempt 1 and record the retry policy');
+        step = {
+          kind: 'step',
+          position: event.stepId,
+          name: event.name,
+          status: 'blocked',
+          attempts: [],
+          policy: event.policy as ResolvedRetryPolicy,
+          ...(event.timeoutMs === undefined ? {} : { timeoutMs: event.timeoutMs }),
+          ...(event.heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs: event.heartbeatTimeoutMs }),
+        };
+      } else {
+        if (existing.kind !== 'step' || (existing.status !== 'retrying' && existing.status !== 'blocked')) {
+          illegal(`step ${event.stepId} is not waiting for its next attempt`);
+        }
+        const waiting = existing as StepState;
+        if (event.attempt !== waiting.attempts.length + 1) illegal(`attempt ${waiting.attempts.length + 1} is next`);
+        if (s.timers[retryTimerId(event.stepId, event.attempt)] || s.timers[blockTimerId(event.stepId, event.attempt)]) {
+          illegal('its attempt is not due');
+        }
+        const { retryAt: _at, retryDurable: _durable, blockedUntil: _until, ...rest } = waiting;
+        step = rest;
+      }
+      const failure: Failure = {
+        name: 'CircuitOpenError',
+        message: `breaker "${event.breaker}" is open until ${new Date(event.until).toISOString()}`,
+      };
+      if (event.fail) {
+        s.journal[event.stepId] = {
+          ...step,
+          status: 'failed',
+          failure,
+          reason: `breaker "${event.breaker}" is open`,
+          settledSeq: s.lastSeq,
+        };
+      } else {
+        s.journal[event.stepId] = { ...step, status: 'blocked', blockedUntil: event.until };
+        const timerId = blockTimerId(event.stepId, event.attempt);
+        s.timers[timerId] = { timerId, fireAt: event.until };
       }
       return;
     }

@@ -29,6 +29,8 @@ const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
   SignalJob: { jobId: 'jobId', name: 'text', payload: 'any' },
   CancelJob: { jobId: 'jobId', reason: 'text', terminate: 'boolean' },
   DescribeJob: { jobId: 'jobId' },
+  AcquireBreaker: { name: 'text', policy: 'object' },
+  ControlBreaker: { op: 'text', name: 'text?', forMs: 'count?' },
 };
 
 const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
@@ -42,6 +44,20 @@ const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
     startedAt: 'time',
     worker: 'text',
     epoch: 'count',
+    policy: 'policy?',
+    timeoutMs: 'count?',
+    heartbeatTimeoutMs: 'count?',
+    breaker: 'text?',
+    probe: 'boolean?',
+  },
+  StepBlocked: {
+    stepId: 'count',
+    name: 'text',
+    attempt: 'count',
+    breaker: 'text',
+    until: 'time',
+    fail: 'boolean',
+    blockedAt: 'time',
     policy: 'policy?',
     timeoutMs: 'count?',
     heartbeatTimeoutMs: 'count?',

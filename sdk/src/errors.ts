@@ -70,6 +70,11 @@ export class ChildFailedError extends Error {
   }
 }
 
+/** A step guarded by an open breaker, with `onOpen: 'fail'`: no attempt was made. */
+export class CircuitOpenError extends Error {
+  override readonly name = 'CircuitOpenError';
+}
+
 /** A step gave up (non-retryable error or attempts exhausted). `cause` is the last attempt's error. */
 export class StepFailedError extends Error {
   override readonly name = 'StepFailedError';

@@ -1,8 +1,10 @@
+export { type Breaker, defineBreaker } from './breaker.ts';
 export { Client, type ClientOptions, JobHandle, type StartOptions } from './client.ts';
 export { EngineClient, readWholeHistory } from './engine-client.ts';
 export {
   CancelledError,
   ChildFailedError,
+  CircuitOpenError,
   type DurableCall,
   EngineError,
   JobFailedError,

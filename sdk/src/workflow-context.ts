@@ -1,4 +1,5 @@
 import type { Duration, RetryPolicy } from '@ratchet/protocol';
+import type { Breaker } from './breaker.ts';
 import type { Workflow } from './workflow.ts';
 
 /**
@@ -68,6 +69,13 @@ export interface StepOptions {
    * as failed (`StepHeartbeatError`). @default none
    */
   readonly heartbeatTimeout?: Duration;
+  /** Guards each attempt with a shared circuit breaker (a breaker, or the name of one the worker has). */
+  readonly breaker?: Breaker | string;
+  /**
+   * While the breaker is open: `park` the step until it half-opens, spending no attempt, or
+   * `fail` it at once with `CircuitOpenError` (so the workflow can take a fallback). @default 'park'
+   */
+  readonly onOpen?: 'park' | 'fail';
 }
 
 /** What a step function learns about the attempt it runs. */

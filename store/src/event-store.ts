@@ -1,4 +1,4 @@
-import type { JobEvent, JobStatus, RecordedEvent, TimerState } from '@ratchet/protocol';
+import type { BreakerEvent, JobEvent, JobStatus, RecordedEvent, TimerState } from '@ratchet/protocol';
 
 /**
  * The log and its projections. The engine is its only writer. Implementations:
@@ -33,6 +33,12 @@ export interface EventStore {
   nextTimerAt(): Promise<number | undefined>;
   /** Running jobs that wait on no timer: those to dispatch again when an engine starts. */
   listRunnableJobs(limit: number): Promise<readonly { jobId: string; epoch: number }[]>;
+  /** Appends transitions to a breaker's own stream, after its last. */
+  appendBreakerEvents(name: string, events: readonly BreakerEvent[], recordedAt: number): Promise<void>;
+  /** Every breaker's stream, oldest first. */
+  readBreakerEvents(): Promise<
+    readonly { readonly name: string; readonly seq: number; readonly recordedAt: number; readonly event: BreakerEvent }[]
+  >;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-import { decode, type JobEvent, type JobStatus, type RecordedEvent } from '@ratchet/protocol';
+import { type BreakerEvent, decode, encode, type JobEvent, type JobStatus, type RecordedEvent } from '@ratchet/protocol';
 import { CompiledQuery, type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from './database.ts';
 import type { AppendRequest, AppendResult, DueTimer, EventStore, JobRow } from './event-store.ts';
@@ -237,6 +237,24 @@ export class KyselyEventStore implements EventStore {
       order by j.started_at, j.job_id
       limit ${limit}::int4`.execute(this.#db);
     return rows.map((row) => ({ jobId: row.job_id, epoch: row.epoch }));
+  }
+
+  async appendBreakerEvents(name: string, events: readonly BreakerEvent[], recordedAt: number): Promise<void> {
+    if (events.length === 0) return;
+    const table = sql.id(this.#schema, 'breaker_events');
+    const data = events.map((event) => Buffer.from(encode(event)).toString('hex'));
+    // One statement: the next seqs after the stream's last (the primary key refuses a race).
+    await sql`
+      insert into ${table} (name, seq, data, recorded_at)
+      select ${name}, coalesce((select max(seq) from ${table} where name = ${name}), 0) + d.n, decode(d.data, 'hex'), to_timestamp(${recordedAt}::float8 / 1000)
+      from unnest(${data}::text[]) with ordinality as d(data, n)`.execute(this.#db);
+  }
+
+  async readBreakerEvents(): Promise<readonly { name: string; seq: number; recordedAt: number; event: BreakerEvent }[]> {
+    const table = sql.id(this.#schema, 'breaker_events');
+    const { rows } = await sql<{ name: string; seq: number; data: Uint8Array; recorded_at: number }>`
+      select name, seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${table} order by name, seq`.execute(this.#db);
+    return rows.map((row) => ({ name: row.name, seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as BreakerEvent }));
   }
 
   /** Releases the connection or database; later calls wait for the first. */

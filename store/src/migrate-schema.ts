@@ -82,5 +82,19 @@ function migrations(schema: string): Record<string, Migration> {
         );
       },
     },
+    '0003_breakers': {
+      async up(db: Kysely<unknown>) {
+        // Each breaker's transitions, in its own stream (name, seq).
+        await db.schema
+          .withSchema(schema)
+          .createTable('breaker_events')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('data', 'bytea', (c) => c.notNull())
+          .addColumn('recorded_at', 'timestamptz', (c) => c.notNull())
+          .addPrimaryKeyConstraint('breaker_events_pkey', ['name', 'seq'])
+          .execute();
+      },
+    },
   };
 }

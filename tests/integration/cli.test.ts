@@ -85,6 +85,16 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(again.stdout.trim()).toBe('cli-greet-1 (existing job)');
   });
 
+  it('lets an operator trip, list and reset a breaker', async () => {
+    const tripped = await ratchet(['breaker', 'trip', 'payments', '--for', '10m'], env);
+    expect(tripped.code).toBe(0);
+    expect(tripped.stdout).toMatch(/payments\s+open until/);
+    expect((await ratchet(['breaker', 'list'], env)).stdout).toMatch(/payments\s+open/);
+    expect((await ratchet(['breaker', 'reset', 'payments'], env)).stdout).toMatch(/payments\s+closed/);
+    const unknown = await ratchet(['breaker', 'reset', 'nope'], env);
+    expect(unknown.stderr).toContain('UnknownBreakerError: no breaker "nope"');
+  });
+
   it('reports bad input with a clear message and a failing exit code', async () => {
     const badJson = await ratchet(['start', 'greet', '--input', '{name'], env);
     expect(badJson.code).toBe(1);

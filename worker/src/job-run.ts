@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   assertStorable,
+  blockTimerId,
   type ChildFinished,
   type Duration,
   type Failure,
@@ -23,8 +24,10 @@ import {
   waitTimerId,
 } from '@ratchet/protocol';
 import {
+  type Breaker,
   ChildFailedError,
   type ChildOptions,
+  CircuitOpenError,
   type DurableCall,
   type EngineClient,
   NondeterminismError,
@@ -39,7 +42,7 @@ import type { Logger } from 'pino';
 import { AppendQueue } from './append-queue.ts';
 import { Inbox, type WaitFor } from './inbox.ts';
 import { PARK, parked } from './park.ts';
-import { StepRunner } from './step-runner.ts';
+import { type StepGuard, StepRunner } from './step-runner.ts';
 
 /** How one delivery of a job ended. */
 export type RunOutcome =
@@ -59,6 +62,8 @@ export interface JobRunOptions {
   readonly maxInProcessWaitMs: number;
   /** Aborted when the worker shuts down. */
   readonly signal: AbortSignal;
+  /** Breakers steps may name. */
+  readonly breakers?: ReadonlyMap<string, Breaker>;
   /** Resolves at the next turn of the event loop (shared by the worker's runs). @default setImmediate */
   readonly nextTurn?: () => Promise<void>;
 }
@@ -113,6 +118,7 @@ export class JobRun {
       appends: this.#appends,
       signal: this.#stepAbort.signal,
       stopped: () => this.#stopped,
+      engine: options.engine,
     });
   }
 
@@ -207,16 +213,15 @@ export class JobRun {
     const policy = resolveRetryPolicy(options.retry);
     const timeoutMs = stepTimeout(options.timeout, `timeout of step "${name}"`);
     const heartbeatTimeoutMs = stepTimeout(options.heartbeatTimeout, `heartbeatTimeout of step "${name}"`);
+    const guard = this.#guard(name, options);
     const { position, entry } = this.#match({ kind: 'step', name }, (e) => (e.kind === 'step' && e.name === name) || e.kind === 'cancel');
     this.#inbox.cancelAt(position, entry);
     if (entry === undefined) {
       return this.#active(async () => {
         const settings = { policy, timeoutMs, heartbeatTimeoutMs };
-        const started = this.#steps.started(position, name, 1, settings);
-        this.#appends.push(started);
-        await this.#appends.sync();
+        const startedAt = await this.#steps.begin(position, name, 1, guard, settings);
         if (this.#stopped) return parked();
-        return this.#steps.attempts(position, name, { ...settings, firstStartedAt: (started as { startedAt: number }).startedAt }, 1, fn);
+        return this.#steps.attempts(position, name, { ...settings, firstStartedAt: startedAt, ...(guard ? { guard } : {}) }, 1, fn);
       });
     }
     const step = entry as StepState;
@@ -225,8 +230,28 @@ export class JobRun {
         return this.#replayed(step.settledSeq, () => step.output as T);
       case 'failed':
         return this.#replayed(step.settledSeq, () => {
+          if (step.failure?.name === 'CircuitOpenError') throw new CircuitOpenError(step.failure.message);
           throw new StepFailedError(name, step.attempts.length, step.reason ?? 'gave up', fromFailure(step.failure ?? unknownFailure));
         });
+      case 'blocked': {
+        // Held back by its breaker without spending the attempt: wait out the block, then ask again.
+        const next = step.attempts.length + 1;
+        if (this.#o.state.timers[blockTimerId(position, next)]) return this.#durableWait();
+        return this.#active(async () => {
+          const first =
+            next === 1 ? { policy: step.policy, timeoutMs: step.timeoutMs, heartbeatTimeoutMs: step.heartbeatTimeoutMs } : undefined;
+          const startedAt = await this.#steps.begin(position, name, next, guard, first);
+          if (this.#stopped) return parked();
+          const settings = {
+            policy: step.policy,
+            timeoutMs: step.timeoutMs,
+            heartbeatTimeoutMs: step.heartbeatTimeoutMs,
+            firstStartedAt: step.attempts[0]?.startedAt ?? startedAt,
+            ...(guard ? { guard } : {}),
+          };
+          return this.#steps.attempts(position, name, settings, next, fn);
+        });
+      }
       case 'running':
         // The worker claims a job whose log ends in an open attempt, which closes it; so this is a bug.
         throw new Error(`step "${name}" attempt ${step.attempts.length} is still open in the log of job ${this.#jobId}`);
@@ -238,14 +263,14 @@ export class JobRun {
         return this.#active(async () => {
           await this.#steps.waitUntil(retryAt);
           if (this.#stopped) return parked();
-          this.#appends.push(this.#steps.started(position, name, next));
-          await this.#appends.sync();
+          await this.#steps.begin(position, name, next, guard);
           if (this.#stopped) return parked();
           const settings = {
             policy: step.policy,
             timeoutMs: step.timeoutMs,
             heartbeatTimeoutMs: step.heartbeatTimeoutMs,
             firstStartedAt: step.attempts[0]?.startedAt ?? this.#o.clock(),
+            ...(guard ? { guard } : {}),
           };
           return this.#steps.attempts(position, name, settings, next, fn);
         });
@@ -290,6 +315,19 @@ export class JobRun {
   }
 
   /** Blocks on a durable wait until a signal, a cancellation or a later delivery ends it. */
+  /** The breaker guarding a step, from its options (a breaker, or a name this worker has). */
+  #guard(step: string, options: StepOptions): StepGuard | undefined {
+    if (options.breaker === undefined) return undefined;
+    const breaker = typeof options.breaker === 'string' ? this.#o.breakers?.get(options.breaker) : options.breaker;
+    if (!breaker) {
+      const known = [...(this.#o.breakers?.keys() ?? [])].join(', ') || 'none';
+      throw new Error(`step "${step}" names breaker "${String(options.breaker)}", which this worker does not have (it has: ${known})`);
+    }
+    const onOpen = options.onOpen ?? 'park';
+    if (onOpen !== 'park' && onOpen !== 'fail') throw new RangeError(`onOpen of step "${step}" must be "park" or "fail"`);
+    return { breaker, onOpen };
+  }
+
   async #child(workflow: Workflow<never, unknown> | string, input: unknown, options: ChildOptions = {}): Promise<unknown> {
     if (this.#stopped) return parked();
     const name = typeof workflow === 'string' ? workflow : workflow.name;

@@ -7,7 +7,15 @@ import {
   type ResolvedRetryPolicy,
   toFailure,
 } from '@ratchet/protocol';
-import { StepFailedError, StepHeartbeatError, type StepInfo, StepTimeoutError } from '@ratchet/sdk';
+import {
+  type Breaker,
+  CircuitOpenError,
+  type EngineClient,
+  StepFailedError,
+  StepHeartbeatError,
+  type StepInfo,
+  StepTimeoutError,
+} from '@ratchet/sdk';
 import type { AppendQueue } from './append-queue.ts';
 import { PARK, parked } from './park.ts';
 
@@ -24,6 +32,14 @@ export interface StepRunnerOptions {
   readonly signal: AbortSignal;
   /** True once the run must do nothing more. */
   readonly stopped: () => boolean;
+  /** Asks the engine's breakers for admission. */
+  readonly engine: Pick<EngineClient, 'send'>;
+}
+
+/** A step's breaker and what to do while it is open. */
+export interface StepGuard {
+  readonly breaker: Breaker;
+  readonly onOpen: 'park' | 'fail';
 }
 
 /** What a step's attempts run under, recorded with its first attempt. */
@@ -33,6 +49,7 @@ export interface StepSettings {
   readonly heartbeatTimeoutMs: number | undefined;
   /** When the first attempt started: the policy's deadline counts from there. */
   readonly firstStartedAt: number;
+  readonly guard?: StepGuard;
 }
 
 /** How one attempt of a step ended. */
@@ -88,15 +105,70 @@ export class StepRunner {
       await this.waitUntil(decision.at);
       if (this.#o.stopped()) return parked();
       attempt = decision.attempt;
-      appends.push(this.started(stepId, name, attempt));
-      await appends.sync();
+      await this.begin(stepId, name, attempt, settings.guard);
       if (this.#o.stopped()) return parked();
     }
   }
 
+  /**
+   * Starts `attempt`: durably, and — for a guarded step — only once its breaker admits it. While
+   * the breaker is open the attempt is not spent: the step is recorded as blocked, then parks
+   * (throws PARK) or fails at once with CircuitOpenError, as its guard says. `first` records the
+   * step's settings with its first attempt (or its first block).
+   */
+  async begin(
+    stepId: number,
+    name: string,
+    attempt: number,
+    guard: StepGuard | undefined,
+    first?: Omit<StepSettings, 'firstStartedAt'>,
+  ): Promise<number> {
+    const { appends } = this.#o;
+    let admission: { admitted: boolean; probe: boolean; retryAt?: number } | undefined;
+    if (guard) {
+      admission = await this.#o.engine.send({ type: 'AcquireBreaker', name: guard.breaker.name, policy: guard.breaker.policy });
+      if (this.#o.stopped()) return parked();
+      if (!admission.admitted) {
+        const until = admission.retryAt ?? this.#o.clock();
+        appends.push({
+          type: 'StepBlocked',
+          stepId,
+          name,
+          attempt,
+          breaker: guard.breaker.name,
+          until,
+          fail: guard.onOpen === 'fail',
+          blockedAt: this.#o.clock(),
+          ...(first ? settingsFields(first) : {}),
+        });
+        if (guard.onOpen === 'fail') {
+          void appends.sync().catch(() => {});
+          throw new CircuitOpenError(`breaker "${guard.breaker.name}" is open until ${new Date(until).toISOString()}`);
+        }
+        throw PARK;
+      }
+    }
+    const started = this.started(
+      stepId,
+      name,
+      attempt,
+      first,
+      guard && admission ? { breaker: guard.breaker.name, probe: admission.probe } : undefined,
+    );
+    appends.push(started);
+    await appends.sync();
+    return (started as { startedAt: number }).startedAt;
+  }
+
   /** The start of an attempt; the first attempt's start also records the step's policy and timeout. */
-  started(stepId: number, name: string, attempt: number, first?: Omit<StepSettings, 'firstStartedAt'>): JobEvent {
-    const started = {
+  started(
+    stepId: number,
+    name: string,
+    attempt: number,
+    first?: Omit<StepSettings, 'firstStartedAt'>,
+    admitted?: { breaker: string; probe: boolean },
+  ): JobEvent {
+    return {
       type: 'StepStarted',
       stepId,
       name,
@@ -104,13 +176,8 @@ export class StepRunner {
       startedAt: this.#o.clock(),
       worker: this.#o.worker,
       epoch: this.#o.epoch,
-    } as const;
-    if (first === undefined) return started;
-    return {
-      ...started,
-      policy: first.policy,
-      ...(first.timeoutMs === undefined ? {} : { timeoutMs: first.timeoutMs }),
-      ...(first.heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs: first.heartbeatTimeoutMs }),
+      ...(first === undefined ? {} : settingsFields(first)),
+      ...(admitted === undefined ? {} : admitted),
     };
   }
 
@@ -192,4 +259,13 @@ export class StepRunner {
       runSignal.removeEventListener('abort', onRunAbort);
     }
   }
+}
+
+/** The fields a step's first StepStarted (or StepBlocked) records. */
+function settingsFields(first: Omit<StepSettings, 'firstStartedAt'>) {
+  return {
+    policy: first.policy,
+    ...(first.timeoutMs === undefined ? {} : { timeoutMs: first.timeoutMs }),
+    ...(first.heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs: first.heartbeatTimeoutMs }),
+  };
 }

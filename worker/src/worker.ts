@@ -12,7 +12,7 @@ import {
   toFailure,
   type WorkerAnnounced,
 } from '@ratchet/protocol';
-import { EngineClient, type Workflow } from '@ratchet/sdk';
+import { type Breaker, EngineClient, type Workflow } from '@ratchet/sdk';
 import type { Subscription, TaskConsumer, TaskDelivery, Transport } from '@ratchet/sdk/transport';
 import { type Logger, pino } from 'pino';
 import { JobRun, type RunOutcome } from './job-run.ts';
@@ -37,6 +37,8 @@ export interface WorkerOptions {
   readonly ackWaitMs?: number;
   /** Retry waits up to this long stay in the worker; longer ones go through durable timers. @default 2000 */
   readonly maxInProcessWaitMs?: number;
+  /** Circuit breakers that steps may name (`{ breaker: 'payments' }`). */
+  readonly breakers?: readonly Breaker[];
   /**
    * Parked jobs whose folded state the worker keeps, so that resuming one reads only the tail of
    * its log. @default 5000
@@ -81,6 +83,7 @@ export class Worker {
   readonly #running = new Map<string, { epoch: number; done: Promise<void> }>();
   readonly #shutdown = new AbortController();
   readonly #nextTurn = sharedNextTurn();
+  readonly #breakers: ReadonlyMap<string, Breaker>;
   /** Folded states of parked jobs, least recently used evicted first (a Map keeps insertion order). */
   readonly #states = new Map<string, JobState>();
   readonly #stateCacheSize: number;
@@ -108,6 +111,7 @@ export class Worker {
     this.#shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
     this.#clock = options.clock ?? Date.now;
     this.#stateCacheSize = options.stateCacheSize ?? 5000;
+    this.#breakers = new Map((options.breakers ?? []).map((breaker) => [breaker.name, breaker]));
   }
 
   /** Starts pulling tasks. Resolves once the worker is consuming. */
@@ -259,6 +263,7 @@ export class Worker {
         maxInProcessWaitMs: this.#maxInProcessWaitMs,
         signal: this.#shutdown.signal,
         nextTurn: this.#nextTurn,
+        breakers: this.#breakers,
       });
       const outcome = await run.run();
       const end = run.endState();

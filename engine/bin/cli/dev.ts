@@ -43,6 +43,7 @@ export async function runDev(options: DevOptions): Promise<void> {
     new Worker({
       transport,
       workflows: module.workflows,
+      breakers: module.breakers,
       logger,
       ackWaitMs: 2000,
       shutdownGraceMs: 0,

@@ -27,6 +27,25 @@ export async function startJob(
   return job.status === 'completed' ? 0 : 1;
 }
 
+/** `ratchet breaker list|trip|reset`. */
+export async function controlBreaker(
+  engine: EngineConnection,
+  op: string,
+  name: string | undefined,
+  forMs: number | undefined,
+): Promise<number> {
+  if (op !== 'list' && op !== 'trip' && op !== 'reset') throw new Error(`ratchet breaker takes list, trip or reset, not "${op}"`);
+  const breakers = await engine.send({ type: 'ControlBreaker', op, ...(name ? { name } : {}), ...(forMs === undefined ? {} : { forMs }) });
+  if (breakers.length === 0) process.stdout.write('no breakers yet (a breaker appears when a step first uses it)\n');
+  for (const b of breakers) {
+    const until = b.status === 'closed' || b.openUntil === undefined ? '' : ` until ${new Date(b.openUntil).toISOString()}`;
+    process.stdout.write(
+      `${b.name.padEnd(24)} ${b.status}${until}  (failures in a row ${b.consecutiveFailures}, probes ${b.probesInFlight})\n`,
+    );
+  }
+  return 0;
+}
+
 /** `ratchet status`. */
 export async function showStatus(engine: EngineConnection, jobId: string, json: boolean): Promise<number> {
   const job = await engine.send({ type: 'GetJob', jobId });

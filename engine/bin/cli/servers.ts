@@ -35,6 +35,7 @@ export async function runWorker(
   const worker = new Worker({
     transport,
     workflows: module.workflows,
+    breakers: module.breakers,
     logger,
     prefix: options.prefix,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),

@@ -1,0 +1,107 @@
+import type { ResolvedBreakerPolicy } from './breaker-policy.ts';
+
+/** A transition of a breaker, as recorded in its own stream. */
+export type BreakerEvent =
+  | { readonly type: 'BreakerOpened'; readonly until: number; readonly reason: string }
+  | { readonly type: 'BreakerHalfOpened' }
+  | { readonly type: 'BreakerClosed'; readonly reason: string };
+
+/** A breaker between transitions. Counts live in memory; transitions are durable. */
+export interface BreakerState {
+  readonly name: string;
+  readonly status: 'closed' | 'open' | 'half-open';
+  /** When an open breaker half-opens. */
+  readonly openUntil?: number;
+  readonly consecutiveFailures: number;
+  /** Outcomes within the failure-rate window (closed), oldest first. */
+  readonly recent: readonly { readonly at: number; readonly ok: boolean }[];
+  /** Probes let through and not yet reported (half-open). */
+  readonly probesInFlight: number;
+  readonly probeSuccesses: number;
+}
+
+/** What a caller may do now, and the state after asking. */
+export interface Admission {
+  readonly state: BreakerState;
+  readonly admitted: boolean;
+  /** The call is a half-open probe. */
+  readonly probe: boolean;
+  /** When to ask again, if not admitted. */
+  readonly retryAt?: number;
+  readonly transitions: readonly BreakerEvent[];
+}
+
+export function closedBreaker(name: string): BreakerState {
+  return { name, status: 'closed', consecutiveFailures: 0, recent: [], probesInFlight: 0, probeSuccesses: 0 };
+}
+
+/** Applies a recorded transition (replaying a breaker's stream). */
+export function applyBreakerEvent(state: BreakerState, event: BreakerEvent): BreakerState {
+  switch (event.type) {
+    case 'BreakerOpened':
+      return { ...state, status: 'open', openUntil: event.until, consecutiveFailures: 0, recent: [], probesInFlight: 0, probeSuccesses: 0 };
+    case 'BreakerHalfOpened':
+      return { ...state, status: 'half-open', probesInFlight: 0, probeSuccesses: 0 };
+    case 'BreakerClosed': {
+      const { openUntil: _until, ...rest } = state;
+      return { ...rest, status: 'closed', consecutiveFailures: 0, recent: [], probesInFlight: 0, probeSuccesses: 0 };
+    }
+  }
+}
+
+/** Decides whether a guarded call may run now. Pure: same state, policy and time, same answer. */
+export function admit(state: BreakerState, policy: ResolvedBreakerPolicy, now: number): Admission {
+  const transitions: BreakerEvent[] = [];
+  let s = state;
+  if (s.status === 'open' && now >= (s.openUntil ?? 0)) {
+    const halfOpened: BreakerEvent = { type: 'BreakerHalfOpened' };
+    transitions.push(halfOpened);
+    s = applyBreakerEvent(s, halfOpened);
+  }
+  if (s.status === 'closed') return { state: s, admitted: true, probe: false, transitions };
+  if (s.status === 'open') return { state: s, admitted: false, probe: false, retryAt: s.openUntil as number, transitions };
+  if (s.probesInFlight < policy.halfOpenProbes) {
+    return { state: { ...s, probesInFlight: s.probesInFlight + 1 }, admitted: true, probe: true, transitions };
+  }
+  // Half-open with every probe slot taken: look again shortly.
+  return { state: s, admitted: false, probe: false, retryAt: now + Math.min(1000, Math.max(50, policy.cooldownMs)), transitions };
+}
+
+/** Records the outcome of a call that was admitted; `ok` undefined means it ended without one (worker lost). */
+export function recordOutcome(
+  state: BreakerState,
+  policy: ResolvedBreakerPolicy,
+  outcome: { readonly ok: boolean | undefined; readonly probe: boolean },
+  now: number,
+): { readonly state: BreakerState; readonly transitions: readonly BreakerEvent[] } {
+  const open = (reason: string) => {
+    const event: BreakerEvent = { type: 'BreakerOpened', until: now + policy.cooldownMs, reason };
+    return { state: applyBreakerEvent(state, event), transitions: [event] };
+  };
+  if (outcome.probe) {
+    if (state.status !== 'half-open') return { state, transitions: [] };
+    const released = { ...state, probesInFlight: Math.max(0, state.probesInFlight - 1) };
+    if (outcome.ok === undefined) return { state: released, transitions: [] };
+    if (!outcome.ok) return open('a half-open probe failed');
+    const successes = released.probeSuccesses + 1;
+    if (successes >= policy.successesToClose) {
+      const event: BreakerEvent = { type: 'BreakerClosed', reason: `${successes} probe${successes === 1 ? '' : 's'} succeeded` };
+      return { state: applyBreakerEvent(released, event), transitions: [event] };
+    }
+    return { state: { ...released, probeSuccesses: successes }, transitions: [] };
+  }
+  if (state.status !== 'closed' || outcome.ok === undefined) return { state, transitions: [] };
+  const consecutiveFailures = outcome.ok ? 0 : state.consecutiveFailures + 1;
+  const windowStart = now - (policy.failureRate?.windowMs ?? 0);
+  const recent = policy.failureRate ? [...state.recent.filter((r) => r.at > windowStart), { at: now, ok: outcome.ok }] : [];
+  if (policy.failureThreshold !== undefined && consecutiveFailures >= policy.failureThreshold) {
+    return open(`${consecutiveFailures} failures in a row`);
+  }
+  if (policy.failureRate && recent.length >= policy.failureRate.minimumCalls) {
+    const failures = recent.filter((r) => !r.ok).length;
+    if (failures / recent.length > policy.failureRate.threshold) {
+      return open(`${failures} of the last ${recent.length} calls failed`);
+    }
+  }
+  return { state: { ...state, consecutiveFailures, recent }, transitions: [] };
+}
