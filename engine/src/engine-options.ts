@@ -33,6 +33,11 @@ export interface EngineOptions {
   readonly workersRestartWithEngine?: boolean;
   /** How often to look for running jobs left without a task. @default 30000 */
   readonly recoveryIntervalMs?: number;
+  /**
+   * Most events a job's log may hold (an ending may still follow); at 80% the log says so
+   * (`HistoryWarned`). @default 50000
+   */
+  readonly historyLimit?: number;
   /** Told of every committed append, in commit order per job (for live views such as `ratchet dev`). */
   readonly observer?: (change: JobChange) => void;
 }

@@ -4,6 +4,7 @@ import {
   type CancelJob,
   type ClaimJob,
   createIdFactory,
+  DEADLINE_TIMER_ID,
   decode,
   ENGINE_EVENTS,
   type EngineCommand,
@@ -64,6 +65,7 @@ export class Engine {
   readonly #dispatcher: Dispatcher;
   readonly #registry: WorkflowRegistry;
   readonly #breakers: BreakerBoard;
+  readonly #historyLimit: number;
   #breakerRefresh: NodeJS.Timeout | undefined;
   readonly #subscriptions: Subscription[] = [];
   readonly #observer: ((change: JobChange) => void) | undefined;
@@ -94,6 +96,7 @@ export class Engine {
     });
     this.#registry = new WorkflowRegistry({ ttlMs: 15_000, clock: this.#clock });
     this.#breakers = new BreakerBoard({ store: this.#store, clock: this.#clock });
+    this.#historyLimit = options.historyLimit ?? 50_000;
     this.#observer = options.observer;
     this.#dispatcher = new Dispatcher({
       transport: this.#transport,
@@ -237,6 +240,7 @@ export class Engine {
             epoch: 1,
             startedAt: this.#clock(),
             ...(command.parent ? { parent: command.parent } : {}),
+            ...(command.timeoutMs === undefined ? {} : { deadline: this.#clock() + command.timeoutMs }),
           },
         ];
       },
@@ -278,14 +282,37 @@ export class Engine {
       }
       const forbidden = command.events.find((event) => ENGINE_EVENTS.has(event.type));
       if (forbidden) throw new Refusal('EngineEventError', `${forbidden.type} is written by the engine only`);
+      // Past the limit only an ending may be appended: a job that long must continue as a new one.
+      const ending = command.events.length === 1 && (command.events[0]?.type === 'JobFailed' || command.events[0]?.type === 'JobCompleted');
+      if (state.lastSeq + command.events.length > this.#historyLimit && !ending) {
+        throw new Refusal(
+          'HistoryLimitError',
+          `job ${state.jobId} reached the history limit of ${this.#historyLimit} events; continue it as a new job`,
+        );
+      }
       return command.events;
     });
     this.#afterWrite(written);
+    const near = Math.floor(this.#historyLimit * 0.8);
+    if (written.before.lastSeq < near && written.after.lastSeq >= near) void this.#warnHistory(command.jobId);
     const lastSeq = written.after.lastSeq;
     if (command.expectedSeq === written.before.lastSeq) return { lastSeq };
     // Appended past inbox events the worker had not seen: hand them over.
     const inbox = (await this.#store.read(command.jobId, command.expectedSeq)).filter((e) => e.seq <= written.before.lastSeq);
     return { lastSeq, inbox };
+  }
+
+  /** Says in the job's log, once, that it nears the history limit (an inbox event, fencing no one). */
+  async #warnHistory(jobId: string): Promise<void> {
+    try {
+      const written = await this.#writer.write(jobId, (state) =>
+        state.status === 'running' ? [{ type: 'HistoryWarned', limit: this.#historyLimit, warnedAt: this.#clock() }] : [],
+      );
+      this.#afterWrite(written);
+      this.#logger.warn({ jobId, limit: this.#historyLimit }, 'job nears its history limit');
+    } catch (error) {
+      this.#logger.warn({ err: error, jobId }, 'could not record the history warning');
+    }
   }
 
   async #signalJob(command: SignalJob): Promise<unknown> {
@@ -394,11 +421,18 @@ export class Engine {
    */
   async #fireTimer(timer: Pick<DueTimer, 'jobId' | 'timerId'>): Promise<void> {
     const written = await this.#writer.write(timer.jobId, (state) => {
-      if (state.status !== 'running' || !state.timers[timer.timerId] || isHeld(state)) return [];
+      if (state.status !== 'running' || !state.timers[timer.timerId]) return [];
+      if (timer.timerId === DEADLINE_TIMER_ID) {
+        // The job ran out of time: it ends now, held or not (whatever its worker appends next is refused).
+        const failure = { name: 'WorkflowTimeoutError', message: `job ${state.jobId} did not finish within its execution timeout` };
+        return [{ type: 'JobFailed', failure, failedAt: this.#clock() }];
+      }
+      if (isHeld(state)) return [];
       return [{ type: 'TimerFired', timerId: timer.timerId, epoch: state.epoch + 1, firedAt: this.#clock() }];
     });
     if (written.events.length === 0) return;
     this.#afterWrite(written);
+    if (!written.events.some((event) => event.type === 'TimerFired')) return;
     await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId: timer.jobId, epoch: written.after.epoch });
   }
 

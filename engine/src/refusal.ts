@@ -10,6 +10,7 @@ export type RefusalName =
   | 'JobIdConflictError'
   | 'JobExistsError'
   | 'UnknownBreakerError'
+  | 'HistoryLimitError'
   | 'InvalidBreakerPolicyError';
 
 /**

@@ -89,6 +89,8 @@ export function timelineRow({ seq, recordedAt, event }: RecordedEvent, state: Jo
         detail: `child job ${event.childJobId} ${event.status}`,
         ...(event.failure ? { error: `${event.failure.name}: ${event.failure.message}` } : {}),
       };
+    case 'HistoryWarned':
+      return { ...base, detail: `the log nears its limit of ${event.limit} events: continue as a new job` };
     case 'JobCancelled':
       return { ...base, detail: `${event.terminated ? 'terminated' : 'cancelled'}: ${event.reason}` };
     case 'JobCompleted':

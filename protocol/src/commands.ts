@@ -66,6 +66,8 @@ export interface StartJob {
   readonly onExisting?: OnExisting;
   /** For a child job: its parent and the position of the `ctx.child` call. */
   readonly parent?: { readonly jobId: string; readonly position: number };
+  /** The job fails with WorkflowTimeoutError if it has not finished this long after its start. */
+  readonly timeoutMs?: number;
 }
 
 /** Append events a worker produced, extending `expectedSeq`, under the delivery's `epoch`. */

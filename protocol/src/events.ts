@@ -25,6 +25,7 @@ export type JobEvent =
   | CancelDelivered
   | ChildStarted
   | ChildFinished
+  | HistoryWarned
   | JobCompleted
   | JobFailed
   | JobCancelled;
@@ -39,6 +40,8 @@ export interface JobStarted {
   readonly startedAt: number;
   /** Set on a child job: the parent and the position of its `ctx.child` call. */
   readonly parent?: { readonly jobId: string; readonly position: number };
+  /** The job fails with WorkflowTimeoutError if it has not finished by then (absolute ms). */
+  readonly deadline?: number;
 }
 
 /**
@@ -219,6 +222,13 @@ export interface ChildFinished {
   readonly finishedAt: number;
 }
 
+/** The job's log neared its limit; the workflow should continue as a new job. */
+export interface HistoryWarned {
+  readonly type: 'HistoryWarned';
+  readonly limit: number;
+  readonly warnedAt: number;
+}
+
 export interface JobCompleted {
   readonly type: 'JobCompleted';
   readonly output: unknown;
@@ -264,6 +274,9 @@ export function blockTimerId(stepId: number, attempt: number): string {
   return `block:${stepId}:${attempt}`;
 }
 
+/** The id of the timer of a job's execution timeout. */
+export const DEADLINE_TIMER_ID = 'deadline';
+
 /** The id of the timer of a signal wait's timeout at `position`. */
 export function waitTimerId(position: number): string {
   return `wait:${position}`;
@@ -278,6 +291,7 @@ export const ENGINE_EVENTS: ReadonlySet<JobEvent['type']> = new Set([
   'SignalReceived',
   'CancelRequested',
   'ChildFinished',
+  'HistoryWarned',
 ]);
 
 /**
@@ -285,4 +299,4 @@ export const ENGINE_EVENTS: ReadonlySet<JobEvent['type']> = new Set([
  * that extends an older seq is accepted when only these came in between: they change nothing the
  * worker decided, and it learns of them from the reply.
  */
-export const INBOX_EVENTS: ReadonlySet<JobEvent['type']> = new Set(['SignalReceived', 'CancelRequested', 'ChildFinished']);
+export const INBOX_EVENTS: ReadonlySet<JobEvent['type']> = new Set(['SignalReceived', 'CancelRequested', 'ChildFinished', 'HistoryWarned']);

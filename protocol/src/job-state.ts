@@ -1,6 +1,7 @@
 import { assertNever } from './assert-never.ts';
 import {
   blockTimerId,
+  DEADLINE_TIMER_ID,
   INBOX_EVENTS,
   type JobEvent,
   type RecordedEvent,
@@ -235,6 +236,7 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
       s.epoch = event.epoch;
       s.startedAt = event.startedAt;
       if (event.parent) s.parent = event.parent;
+      if (event.deadline !== undefined) s.timers[DEADLINE_TIMER_ID] = { timerId: DEADLINE_TIMER_ID, fireAt: event.deadline };
       return;
     case 'JobClaimed':
     case 'JobReleased':
@@ -467,6 +469,8 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
       };
       return;
     }
+    case 'HistoryWarned':
+      return;
     case 'JobCancelled':
       s.status = 'cancelled';
       s.failure = { name: 'CancelledError', message: event.reason };

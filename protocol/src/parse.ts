@@ -20,7 +20,15 @@ type Shape = Readonly<Record<string, Kind | `${Kind}?`>>;
 export const MAX_TIME_MS = 8.64e15;
 
 const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
-  StartJob: { workflow: 'name', input: 'any', jobId: 'jobId?', version: 'text?', onExisting: 'text?', parent: 'object?' },
+  StartJob: {
+    workflow: 'name',
+    input: 'any',
+    jobId: 'jobId?',
+    version: 'text?',
+    onExisting: 'text?',
+    parent: 'object?',
+    timeoutMs: 'count?',
+  },
   AppendEvents: { jobId: 'jobId', expectedSeq: 'count', epoch: 'count', events: 'array' },
   ReadHistory: { jobId: 'jobId', afterSeq: 'count' },
   GetJob: { jobId: 'jobId' },
@@ -34,7 +42,8 @@ const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
 };
 
 const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
-  JobStarted: { workflow: 'name', version: 'text', input: 'any', epoch: 'count', startedAt: 'time', parent: 'object?' },
+  JobStarted: { workflow: 'name', version: 'text', input: 'any', epoch: 'count', startedAt: 'time', parent: 'object?', deadline: 'time?' },
+  HistoryWarned: { limit: 'count', warnedAt: 'time' },
   JobClaimed: { epoch: 'count', worker: 'text', claimedAt: 'time' },
   JobReleased: { epoch: 'count', worker: 'text', reason: 'text', releasedAt: 'time' },
   StepStarted: {

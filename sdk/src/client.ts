@@ -34,6 +34,8 @@ export interface StartOptions {
   readonly jobId?: string;
   /** With an existing `jobId`: `attach` to it, or `reject` the start (`JobExistsError`). @default 'attach' */
   readonly onExisting?: OnExisting;
+  /** The job fails with WorkflowTimeoutError if not finished this long after its start. @default the workflow's */
+  readonly timeout?: Duration;
 }
 
 /**
@@ -81,6 +83,7 @@ export class Client {
         jobId,
         ...(typeof workflow === 'string' ? {} : { version: workflow.version }),
         ...(options.onExisting === undefined ? {} : { onExisting: options.onExisting }),
+        ...timeoutOf(workflow, options),
       });
       if (isFinished(reply.job)) watch.settle(reply.job);
       return new JobHandle<O>(jobId, this.#engine, this.#transport, this.#subjects, watch);
@@ -182,4 +185,12 @@ export class JobHandle<O = unknown> {
       if (!this.#watch) watch.close();
     }
   }
+}
+
+function timeoutOf(
+  workflow: Workflow<never, unknown> | Workflow<unknown, unknown> | string,
+  options: StartOptions,
+): { timeoutMs?: number } {
+  if (options.timeout !== undefined) return { timeoutMs: toMs(options.timeout, 'timeout') };
+  return typeof workflow !== 'string' && workflow.timeoutMs !== undefined ? { timeoutMs: workflow.timeoutMs } : {};
 }

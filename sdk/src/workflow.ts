@@ -1,4 +1,4 @@
-import { WORKFLOW_NAME } from '@ratchet/protocol';
+import { type Duration, toMs, WORKFLOW_NAME } from '@ratchet/protocol';
 import type { WorkflowContext } from './workflow-context.ts';
 
 /** A workflow: a named, versioned function `(ctx, input) => output` whose every durable call is logged. */
@@ -6,6 +6,8 @@ export interface Workflow<I = unknown, O = unknown> {
   readonly name: string;
   /** Recorded on every job it starts. @default '1' */
   readonly version: string;
+  /** A job of this workflow fails with WorkflowTimeoutError if not finished this long after its start. */
+  readonly timeoutMs?: number;
   readonly run: (ctx: WorkflowContext, input: I) => Promise<O>;
 }
 
@@ -28,7 +30,7 @@ export class InvalidWorkflowError extends Error {
 export function defineWorkflow<I, O>(
   name: string,
   run: (ctx: WorkflowContext, input: I) => Promise<O>,
-  options: { readonly version?: string } = {},
+  options: { readonly version?: string; readonly timeout?: Duration } = {},
 ): Workflow<I, O> {
   if (typeof name !== 'string' || !WORKFLOW_NAME.test(name)) {
     throw new InvalidWorkflowError(`workflow name ${JSON.stringify(name)} must be 1-128 letters, digits, . _ or -`);
@@ -38,5 +40,6 @@ export function defineWorkflow<I, O>(
   if (typeof version !== 'string' || version.length === 0 || version.includes('\0')) {
     throw new InvalidWorkflowError(`workflow "${name}" version must be a non-empty string`);
   }
-  return Object.freeze({ name, version, run });
+  const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `timeout of workflow "${name}"`);
+  return Object.freeze({ name, version, run, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
 }

@@ -54,7 +54,14 @@ export interface WorkerOptions {
 type Settlement = 'ack' | 'leave' | { readonly retryInMs: number };
 
 /** Refusals that the same append would meet on every try: the job fails with them instead. */
-const PERMANENT = new Set(['IllegalTransitionError', 'InvalidMessageError', 'PayloadTooLargeError', 'EngineEventError', 'CodecError']);
+const PERMANENT = new Set([
+  'IllegalTransitionError',
+  'InvalidMessageError',
+  'PayloadTooLargeError',
+  'EngineEventError',
+  'CodecError',
+  'HistoryLimitError',
+]);
 
 /** Names of engine refusals that mean another delivery holds the job now. */
 const FENCED = new Set(['StaleEpochError', 'SeqConflictError', 'JobFinishedError']);

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { admit, closedBreaker, recordOutcome, resolveBreakerPolicy } from '../src/index.ts';
+
+describe('the breaker state machine', () => {
+  const policy = resolveBreakerPolicy('p', { failureThreshold: 2, cooldown: 1000, halfOpenProbes: 1, successesToClose: 2 });
+
+  it('opens after consecutive failures, half-opens after the cooldown and closes after enough probe successes', () => {
+    let state = closedBreaker('p');
+    state = recordOutcome(state, policy, { ok: false, probe: false }, 0).state;
+    const opened = recordOutcome(state, policy, { ok: false, probe: false }, 10);
+    expect(opened.transitions).toEqual([{ type: 'BreakerOpened', until: 1010, reason: '2 failures in a row' }]);
+    expect(admit(opened.state, policy, 500)).toMatchObject({ admitted: false, retryAt: 1010 });
+    const probe = admit(opened.state, policy, 1010);
+    expect(probe).toMatchObject({ admitted: true, probe: true, transitions: [{ type: 'BreakerHalfOpened' }] });
+    // One probe at a time.
+    expect(admit(probe.state, policy, 1011)).toMatchObject({ admitted: false });
+    const one = recordOutcome(probe.state, policy, { ok: true, probe: true }, 1020);
+    expect(one.transitions).toEqual([]);
+    const second = admit(one.state, policy, 1021);
+    const closed = recordOutcome(second.state, policy, { ok: true, probe: true }, 1030);
+    expect(closed.transitions).toEqual([{ type: 'BreakerClosed', reason: '2 probes succeeded' }]);
+  });
+
+  it('reopens when a probe fails, and frees a probe slot whose worker was lost', () => {
+    const open = recordOutcome(
+      recordOutcome(closedBreaker('p'), policy, { ok: false, probe: false }, 0).state,
+      policy,
+      { ok: false, probe: false },
+      0,
+    );
+    const probe = admit(open.state, policy, 2000);
+    expect(recordOutcome(probe.state, policy, { ok: undefined, probe: true }, 2001).state.probesInFlight).toBe(0);
+    expect(recordOutcome(probe.state, policy, { ok: false, probe: true }, 2001).transitions).toMatchObject([
+      { type: 'BreakerOpened', until: 3001 },
+    ]);
+  });
+
+  it('opens on a failure rate over a window once enough calls were made', () => {
+    const rate = resolveBreakerPolicy('r', { failureRate: { threshold: 0.5, minimumCalls: 4, window: 10_000 }, cooldown: 100 });
+    let state = closedBreaker('r');
+    const outcomes = [true, false, true, false];
+    for (const [i, ok] of outcomes.entries()) state = recordOutcome(state, rate, { ok, probe: false }, i).state;
+    expect(state.status).toBe('closed'); // 2 of 4 is not over half
+    expect(recordOutcome(state, rate, { ok: false, probe: false }, 5).transitions).toMatchObject([
+      { type: 'BreakerOpened', reason: '3 of the last 5 calls failed' },
+    ]);
+  });
+});
