@@ -5,6 +5,7 @@ import {
   type JobEvent,
   type JobState,
   type JobSummary,
+  jobRowOf,
   type RecordedEvent,
   type TimerState,
 } from '@ratchet/protocol';
@@ -71,7 +72,7 @@ export class JobWriter {
           expectedSeq: before.lastSeq,
           events,
           recordedAt,
-          job: jobRow(after),
+          job: jobRowOf(after),
           timers: timerChanges(before.timers, after.timers),
         });
         if (result.ok) {
@@ -119,25 +120,10 @@ export class JobWriter {
   }
 }
 
-/** The `jobs` projection row for a state. */
-export function jobRow(state: JobState): JobRow {
-  return {
-    jobId: state.jobId,
-    workflow: state.workflow,
-    version: state.version,
-    status: state.status,
-    epoch: state.epoch,
-    lastSeq: state.lastSeq,
-    startedAt: state.startedAt,
-    updatedAt: state.updatedAt,
-    ...(state.finishedAt === undefined ? {} : { finishedAt: state.finishedAt }),
-  };
-}
-
 /** What the outside sees of a job. */
 export function summarize(state: JobState): JobSummary {
   return {
-    ...jobRow(state),
+    ...jobRowOf(state),
     ...(state.output === undefined ? {} : { output: state.output }),
     ...(state.failure === undefined ? {} : { failure: state.failure }),
   };

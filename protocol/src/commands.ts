@@ -136,8 +136,8 @@ export interface DescribeJob {
   readonly jobId: string;
 }
 
-/** What the outside sees of a job without its journal. */
-export interface JobSummary {
+/** A job at a glance: the `jobs` projection's row. */
+export interface JobRow {
   readonly jobId: string;
   readonly workflow: string;
   readonly version: string;
@@ -147,6 +147,25 @@ export interface JobSummary {
   readonly startedAt: number;
   readonly updatedAt: number;
   readonly finishedAt?: number;
+}
+
+/** The row of a folded state. */
+export function jobRowOf(state: JobState): JobRow {
+  return {
+    jobId: state.jobId,
+    workflow: state.workflow,
+    version: state.version,
+    status: state.status,
+    epoch: state.epoch,
+    lastSeq: state.lastSeq,
+    startedAt: state.startedAt,
+    updatedAt: state.updatedAt,
+    ...(state.finishedAt === undefined ? {} : { finishedAt: state.finishedAt }),
+  };
+}
+
+/** What the outside sees of a job without its journal. */
+export interface JobSummary extends JobRow {
   readonly output?: unknown;
   readonly failure?: Failure;
 }

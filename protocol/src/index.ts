@@ -24,6 +24,7 @@ export type {
   DescribeJob,
   EngineCommand,
   GetJob,
+  JobRow,
   JobSummary,
   OnExisting,
   ReadHistory,
@@ -35,6 +36,7 @@ export type {
   StartJobReply,
   WorkerAnnounced,
 } from './commands.ts';
+export { jobRowOf } from './commands.ts';
 export { type Duration, toMs } from './duration.ts';
 export {
   blockTimerId,

@@ -1,4 +1,4 @@
-import type { BreakerEvent, JobEvent, JobStatus, RecordedEvent, TimerState } from '@ratchet/protocol';
+import type { BreakerEvent, JobEvent, JobRow, RecordedEvent, TimerState } from '@ratchet/protocol';
 
 /**
  * The log and its projections. The engine is its only writer. Implementations:
@@ -59,17 +59,7 @@ export type AppendResult =
   | { readonly jobId: string; readonly ok: false; readonly reason: 'conflict' };
 
 /** The `jobs` projection: what lists and lookups need without reading the log. */
-export interface JobRow {
-  readonly jobId: string;
-  readonly workflow: string;
-  readonly version: string;
-  readonly status: JobStatus;
-  readonly epoch: number;
-  readonly lastSeq: number;
-  readonly startedAt: number;
-  readonly updatedAt: number;
-  readonly finishedAt?: number;
-}
+export type { JobRow };
 
 export interface DueTimer {
   readonly jobId: string;

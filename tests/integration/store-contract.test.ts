@@ -9,6 +9,7 @@ import {
   type JobEvent,
   type JobStarted,
   type JobState,
+  jobRowOf,
   resolveRetryPolicy,
   type StepCompleted,
   type StepStarted,
@@ -134,21 +135,6 @@ function completed(at: number, output: unknown = 'done'): JobCompleted {
   return { type: 'JobCompleted', output, completedAt: at };
 }
 
-/** The `jobs` row of a folded state. */
-function rowOf(state: JobState): JobRow {
-  return {
-    jobId: state.jobId,
-    workflow: state.workflow,
-    version: state.version,
-    status: state.status,
-    epoch: state.epoch,
-    lastSeq: state.lastSeq,
-    startedAt: state.startedAt,
-    updatedAt: state.updatedAt,
-    ...(state.finishedAt === undefined ? {} : { finishedAt: state.finishedAt }),
-  };
-}
-
 /**
  * What the engine sends to extend `state` with `events`: the request (job row and timer changes
  * from the fold) and the state after it, should it commit.
@@ -159,7 +145,7 @@ function extend(state: JobState, events: JobEvent[], recordedAt: number): { requ
   const added = Object.values(next.timers).filter((timer) => state.timers[timer.timerId]?.fireAt !== timer.fireAt);
   const removed = Object.keys(state.timers).filter((timerId) => !(timerId in next.timers));
   return {
-    request: { jobId: state.jobId, expectedSeq: state.lastSeq, events, recordedAt, job: rowOf(next), timers: { added, removed } },
+    request: { jobId: state.jobId, expectedSeq: state.lastSeq, events, recordedAt, job: jobRowOf(next), timers: { added, removed } },
     next,
   };
 }
@@ -189,7 +175,7 @@ describe.each([postgresBackend, pgliteBackend])('the $name event store', (backen
     await store.migrate();
     await store.migrate();
     expect(await store.read('job-1')).toHaveLength(1);
-    expect(await store.getJob('job-1')).toEqual(rowOf(job.next));
+    expect(await store.getJob('job-1')).toEqual(jobRowOf(job.next));
   });
 
   it('reads back what it appended: the same events, seq dense from 1, the commit time', async () => {
@@ -241,7 +227,7 @@ describe.each([postgresBackend, pgliteBackend])('the $name event store', (backen
 
     const events = await store.read('job-1');
     expect(events.map((e) => e.event)).toEqual([started(T0), stepStarted(0, T0 + 1)]);
-    expect(await store.getJob('job-1')).toEqual(rowOf(first.next));
+    expect(await store.getJob('job-1')).toEqual(jobRowOf(first.next));
     // Nor did the stale writer's timer land.
     expect(await store.nextTimerAt()).toBeUndefined();
   });
@@ -282,7 +268,7 @@ describe.each([postgresBackend, pgliteBackend])('the $name event store', (backen
     expect(await store.read('job-a')).toHaveLength(1);
     expect(await store.read('job-c')).toHaveLength(1);
     expect((await store.read('job-b')).map((e) => e.event)).toEqual([started(T0), stepStarted(0, T0 + 1)]);
-    expect(await store.getJob('job-b')).toEqual(rowOf(bMoved.next));
+    expect(await store.getJob('job-b')).toEqual(jobRowOf(bMoved.next));
   });
 
   it('chains several requests for one job in a batch when each extends the previous one', async () => {
@@ -294,7 +280,7 @@ describe.each([postgresBackend, pgliteBackend])('the $name event store', (backen
     const events = await store.read('job-1');
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
     expect(events.map((e) => e.recordedAt)).toEqual([T0, T0 + 1, T0 + 2, T0 + 2]);
-    expect(await store.getJob('job-1')).toEqual(rowOf(c.next));
+    expect(await store.getJob('job-1')).toEqual(jobRowOf(c.next));
 
     // A request that does not follow on loses; the chain around it still commits.
     const d = extend(c.next, [stepCompleted(1, T0 + 3)], T0 + 3);
@@ -446,7 +432,7 @@ describe.each([postgresBackend, pgliteBackend])('the $name event store', (backen
     expect(await store.append(steps.map((s) => s.request))).toEqual(ids.map(ok));
 
     expect((await store.read('job-123')).map((e) => e.event)).toEqual([...creates[123]!.request.events, ...steps[123]!.request.events]);
-    expect(await store.getJob('job-499')).toEqual(rowOf(steps[499]!.next));
+    expect(await store.getJob('job-499')).toEqual(jobRowOf(steps[499]!.next));
     expect(await store.nextTimerAt()).toBe(T0 + 2_000);
     expect(await store.claimDueTimers(T0 + 10_000, 1_000, 1_000)).toHaveLength(500);
   });
@@ -562,7 +548,7 @@ describe('the PGlite event store on disk', () => {
     expect(again).toBeInstanceOf(PgliteEventStore);
     await again.migrate();
     expect(foldEvents('job-1', await again.read('job-1'))).toEqual(b.next);
-    expect(await again.getJob('job-1')).toEqual(rowOf(b.next));
+    expect(await again.getJob('job-1')).toEqual(jobRowOf(b.next));
     expect(await again.nextTimerAt()).toBe(T0 + 9_000);
     // And it carries on from where the log ended.
     await commit(again, extend(b.next, [timerFired(1, 2, T0 + 9_001)], T0 + 9_001).request);

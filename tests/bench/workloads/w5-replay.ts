@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { foldEvents, type JobEvent, type JobState, type RecordedEvent, resolveRetryPolicy } from '@ratchet/protocol';
+import { foldEvents, type JobEvent, type JobState, jobRowOf, type RecordedEvent, resolveRetryPolicy } from '@ratchet/protocol';
 import { type EventStore, PgliteEventStore, PostgresEventStore } from '@ratchet/store';
 import { createBenchDatabase } from '../bench-database.ts';
 import { type BenchContext, progress } from '../context.ts';
@@ -151,17 +151,7 @@ async function writeLog(store: EventStore, jobId: string, log: readonly Recorded
         expectedSeq,
         events: batch.map((recorded) => recorded.event),
         recordedAt,
-        job: {
-          jobId,
-          workflow: state.workflow,
-          version: state.version,
-          status: state.status,
-          epoch: state.epoch,
-          lastSeq: state.lastSeq,
-          startedAt: state.startedAt,
-          updatedAt: state.updatedAt,
-          ...(state.finishedAt === undefined ? {} : { finishedAt: state.finishedAt }),
-        },
+        job: jobRowOf(state),
         timers: { added: [], removed: [] },
       },
     ]);
