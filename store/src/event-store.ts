@@ -50,6 +50,11 @@ export interface AppendRequest {
   readonly recordedAt: number;
   /** The job row after these events (the engine folded them). */
   readonly job: JobRow;
+  /**
+   * For a request that creates a job: create it only if the request for job `requires`, in the
+   * same batch, wins (a successor is created with the ending of its predecessor, or not at all).
+   */
+  readonly requires?: string;
   /** Timers the events start, and timer ids they fire or cancel. */
   readonly timers: { readonly added: readonly TimerState[]; readonly removed: readonly string[] };
 }

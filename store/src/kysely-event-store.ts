@@ -70,8 +70,8 @@ export class KyselyEventStore implements EventStore {
       sql`v as (
         select * from unnest(${j.jobId}::text[], ${j.expectedSeq}::int4[], ${j.workflow}::text[], ${j.version}::text[],
           ${j.status}::text[], ${j.epoch}::int4[], ${j.lastSeq}::int4[], ${j.startedAt}::float8[], ${j.updatedAt}::float8[],
-          ${j.finishedAt}::float8[])
-          as v(job_id, expected_seq, workflow, version, status, epoch, last_seq, started_at, updated_at, finished_at)
+          ${j.finishedAt}::float8[], ${j.requires}::text[])
+          as v(job_id, expected_seq, workflow, version, status, epoch, last_seq, started_at, updated_at, finished_at, requires)
       )`,
     ];
     const winners: RawBuilder<unknown>[] = [];
@@ -98,7 +98,7 @@ export class KyselyEventStore implements EventStore {
         insert into ${jobs} (job_id, workflow, version, status, epoch, last_seq, started_at, updated_at, finished_at)
         select job_id, workflow, version, status, epoch, last_seq, to_timestamp(started_at / 1000), to_timestamp(updated_at / 1000),
           to_timestamp(finished_at / 1000)
-        from v where expected_seq = 0
+        from v where expected_seq = 0 and (v.requires is null${extending > 0 ? sql` or v.requires in (select job_id from updated)` : sql``})
         order by job_id
         on conflict (job_id) do nothing
         returning job_id
@@ -145,6 +145,7 @@ export class KyselyEventStore implements EventStore {
       j.startedAt,
       j.updatedAt,
       j.finishedAt,
+      j.requires,
     ];
     parameters.push(e.jobId, e.seq, e.type, e.data, e.recordedAt);
     if (added.jobId.length > 0) parameters.push(added.jobId, added.timerId, added.fireAt);

@@ -24,6 +24,8 @@ export interface AppendPlan {
     readonly startedAt: number[];
     readonly updatedAt: number[];
     readonly finishedAt: (number | null)[];
+    /** The job whose win this job's creation depends on, or null. */
+    readonly requires: (string | null)[];
   };
   readonly events: {
     readonly jobId: string[];
@@ -68,6 +70,7 @@ export function planAppend(requests: readonly AppendRequest[]): AppendPlan {
       startedAt: [],
       updatedAt: [],
       finishedAt: [],
+      requires: [],
     },
     events: { jobId: [], seq: [], type: [], data: [], recordedAt: [] },
     addedTimers: { jobId: [], timerId: [], fireAt: [] },
@@ -113,6 +116,7 @@ export function planAppend(requests: readonly AppendRequest[]): AppendPlan {
     jobs.startedAt.push(job.startedAt);
     jobs.updatedAt.push(job.updatedAt);
     jobs.finishedAt.push(job.finishedAt ?? null);
+    jobs.requires.push(write.last.requires ?? null);
     for (const [timerId, fireAt] of write.timers) {
       if (fireAt === null) {
         plan.removedTimers.jobId.push(jobId);
