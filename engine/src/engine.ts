@@ -269,29 +269,8 @@ export class Engine {
    * hands them to the worker.
    */
   async #appendEvents(command: AppendEvents): Promise<unknown> {
-    const written = await this.#writer.write(command.jobId, (state) => {
-      expectRunning(state);
-      if (command.epoch !== state.epoch) {
-        throw new Refusal(
-          'StaleEpochError',
-          `epoch ${command.epoch} of job ${state.jobId} is stale: the job moved on to epoch ${state.epoch}`,
-        );
-      }
-      if (command.expectedSeq > state.lastSeq || command.expectedSeq < state.lastActSeq) {
-        throw new Refusal('SeqConflictError', `job ${state.jobId} is at seq ${state.lastSeq}, not ${command.expectedSeq}`);
-      }
-      const forbidden = command.events.find((event) => ENGINE_EVENTS.has(event.type));
-      if (forbidden) throw new Refusal('EngineEventError', `${forbidden.type} is written by the engine only`);
-      // Past the limit only an ending may be appended: a job that long must continue as a new one.
-      const ending = command.events.length === 1 && (command.events[0]?.type === 'JobFailed' || command.events[0]?.type === 'JobCompleted');
-      if (state.lastSeq + command.events.length > this.#historyLimit && !ending) {
-        throw new Refusal(
-          'HistoryLimitError',
-          `job ${state.jobId} reached the history limit of ${this.#historyLimit} events; continue it as a new job`,
-        );
-      }
-      return command.events;
-    });
+    if (command.events.at(-1)?.type === 'JobContinued') return this.#continueJob(command);
+    const written = await this.#writer.write(command.jobId, (state) => this.#checkAppend(state, command));
     this.#afterWrite(written);
     const near = Math.floor(this.#historyLimit * 0.8);
     if (written.before.lastSeq < near && written.after.lastSeq >= near) void this.#warnHistory(command.jobId);
@@ -300,6 +279,56 @@ export class Engine {
     // Appended past inbox events the worker had not seen: hand them over.
     const inbox = (await this.#store.read(command.jobId, command.expectedSeq)).filter((e) => e.seq <= written.before.lastSeq);
     return { lastSeq, inbox };
+  }
+
+  /** What a worker may append: checked against the job's state; refusals say why. */
+  #checkAppend(state: JobState, command: AppendEvents): readonly JobEvent[] {
+    expectRunning(state);
+    if (command.epoch !== state.epoch) {
+      throw new Refusal(
+        'StaleEpochError',
+        `epoch ${command.epoch} of job ${state.jobId} is stale: the job moved on to epoch ${state.epoch}`,
+      );
+    }
+    if (command.expectedSeq > state.lastSeq || command.expectedSeq < state.lastActSeq) {
+      throw new Refusal('SeqConflictError', `job ${state.jobId} is at seq ${state.lastSeq}, not ${command.expectedSeq}`);
+    }
+    const forbidden = command.events.find((event) => ENGINE_EVENTS.has(event.type));
+    if (forbidden) throw new Refusal('EngineEventError', `${forbidden.type} is written by the engine only`);
+    // Past the limit only an ending may be appended: a job that long must continue as a new one.
+    const ending = command.events.length === 1 && ['JobFailed', 'JobCompleted', 'JobContinued'].includes(command.events[0]?.type ?? '');
+    if (state.lastSeq + command.events.length > this.#historyLimit && !ending) {
+      throw new Refusal(
+        'HistoryLimitError',
+        `job ${state.jobId} reached the history limit of ${this.#historyLimit} events; continue it as a new job`,
+      );
+    }
+    return command.events;
+  }
+
+  /** Ends a job by continuing it as a new one: the ending and the successor's start commit together. */
+  async #continueJob(command: AppendEvents): Promise<unknown> {
+    const successorId = this.#ids();
+    const last = command.events.at(-1) as Extract<JobEvent, { type: 'JobContinued' }>;
+    const { ended, successor } = await this.#writer.writeWithSuccessor(
+      command.jobId,
+      (state) => [...this.#checkAppend(state, command).slice(0, -1), { ...last, nextJobId: successorId }],
+      successorId,
+      (endedState) => ({
+        type: 'JobStarted',
+        workflow: endedState.workflow,
+        version: endedState.version,
+        input: last.input,
+        epoch: 1,
+        startedAt: this.#clock(),
+        ...(endedState.parent ? { parent: endedState.parent } : {}),
+      }),
+    );
+    this.#afterWrite(ended);
+    this.#afterWrite(successor);
+    const history = successor.events.map((event, i) => ({ seq: i + 1, recordedAt: successor.after.updatedAt, event }));
+    await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId: successorId, epoch: 1, history });
+    return { lastSeq: ended.after.lastSeq };
   }
 
   /** Says in the job's log, once, that it nears the history limit (an inbox event, fencing no one). */

@@ -86,6 +86,56 @@ export class JobWriter {
   }
 
   /**
+   * Appends what `decide` returns for `jobId` — ending it — together with the start of a new
+   * job `successorId` in one transaction: the successor exists exactly when the ending is in the
+   * log. (A successor id is made up fresh, so only the ending can conflict.)
+   */
+  writeWithSuccessor(
+    jobId: string,
+    decide: (state: JobState) => readonly JobEvent[],
+    successorId: string,
+    start: (ended: JobState) => JobEvent,
+  ): Promise<{ ended: Written; successor: Written }> {
+    return this.#locks.run(jobId, () =>
+      this.#locks.run(successorId, async () => {
+        for (let tries = 0; ; tries++) {
+          const before = await this.#load(jobId, tries > 0 || !this.#cache.get(jobId));
+          const recordedAt = this.#clock();
+          const events = decide(before);
+          const after = foldEvents(
+            jobId,
+            events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event })),
+            before,
+          );
+          const empty = emptyJobState(successorId);
+          const first = start(after);
+          const successor = foldEvents(successorId, [{ seq: 1, recordedAt, event: first }]);
+          const noTimers = (from: JobState, to: JobState) => timerChanges(from.timers, to.timers);
+          const [endResult, startResult] = await this.#store.append([
+            { jobId, expectedSeq: before.lastSeq, events, recordedAt, job: jobRowOf(after), timers: noTimers(before, after) },
+            {
+              jobId: successorId,
+              expectedSeq: 0,
+              events: [first],
+              recordedAt,
+              job: jobRowOf(successor),
+              timers: noTimers(empty, successor),
+              requires: jobId,
+            },
+          ]);
+          if (endResult?.ok && startResult?.ok) {
+            this.#cache.set(jobId, after);
+            this.#cache.set(successorId, successor);
+            return { ended: { before, after, events }, successor: { before: empty, after: successor, events: [first] } };
+          }
+          this.#cache.delete(jobId);
+          if (tries > 0 || endResult?.ok) throw new Refusal('SeqConflictError', `job ${jobId} was written concurrently; try again`);
+        }
+      }),
+    );
+  }
+
+  /**
    * The job's current state: the cached fold brought up to date with the log's tail, so reads
    * are exact even when other engines write.
    */
@@ -124,6 +174,7 @@ export class JobWriter {
 export function summarize(state: JobState): JobSummary {
   return {
     ...jobRowOf(state),
+    ...(state.continuedAs === undefined ? {} : { continuedAs: state.continuedAs }),
     ...(state.output === undefined ? {} : { output: state.output }),
     ...(state.failure === undefined ? {} : { failure: state.failure }),
   };

@@ -91,6 +91,8 @@ export function timelineRow({ seq, recordedAt, event }: RecordedEvent, state: Jo
       };
     case 'HistoryWarned':
       return { ...base, detail: `the log nears its limit of ${event.limit} events: continue as a new job` };
+    case 'JobContinued':
+      return { ...base, detail: `continued as job ${event.nextJobId ?? '?'}` };
     case 'JobCancelled':
       return { ...base, detail: `${event.terminated ? 'terminated' : 'cancelled'}: ${event.reason}` };
     case 'JobCompleted':

@@ -166,6 +166,8 @@ export function jobRowOf(state: JobState): JobRow {
 
 /** What the outside sees of a job without its journal. */
 export interface JobSummary extends JobRow {
+  /** Set when the job continued as a new job. */
+  readonly continuedAs?: string;
   readonly output?: unknown;
   readonly failure?: Failure;
 }

@@ -28,7 +28,8 @@ export type JobEvent =
   | HistoryWarned
   | JobCompleted
   | JobFailed
-  | JobCancelled;
+  | JobCancelled
+  | JobContinued;
 
 /** The job exists. Its first delivery runs at epoch 1. */
 export interface JobStarted {
@@ -250,6 +251,17 @@ export interface JobCancelled {
   readonly reason: string;
   readonly terminated: boolean;
   readonly cancelledAt: number;
+}
+
+/**
+ * The job ended by continuing as a new job (`ctx.continueAsNew`), committed together with the
+ * successor's start: the engine names the successor.
+ */
+export interface JobContinued {
+  readonly type: 'JobContinued';
+  readonly input: unknown;
+  readonly continuedAt: number;
+  readonly nextJobId?: string;
 }
 
 /** An event as stored: its place in the job's log and when the store committed it. */

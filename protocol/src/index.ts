@@ -51,6 +51,7 @@ export {
   type JobCancelled,
   type JobClaimed,
   type JobCompleted,
+  type JobContinued,
   type JobEvent,
   type JobFailed,
   type JobReleased,

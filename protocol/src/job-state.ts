@@ -13,7 +13,7 @@ import {
 import type { Failure } from './failure.ts';
 import type { ResolvedRetryPolicy } from './retry-policy.ts';
 
-export type JobStatus = 'new' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type JobStatus = 'new' | 'running' | 'completed' | 'failed' | 'cancelled' | 'continued';
 
 export interface AttemptState {
   readonly attempt: number;
@@ -155,6 +155,8 @@ export interface JobState {
   readonly cancel?: CancelRequest;
   /** Set on a child job: its parent and the position of the call that started it. */
   readonly parent?: { readonly jobId: string; readonly position: number };
+  /** Set when the job continued as a new job: that job's id. */
+  readonly continuedAs?: string;
 }
 
 /** An event that cannot follow the log it is applied to; the message says why. */
@@ -198,7 +200,7 @@ export function foldEvents(jobId: string, events: Iterable<RecordedEvent>, from?
 
 /** True once the job has completed, failed or been cancelled. */
 export function isFinished(state: Pick<JobState, 'status'>): boolean {
-  return state.status === 'completed' || state.status === 'failed' || state.status === 'cancelled';
+  return state.status === 'completed' || state.status === 'failed' || state.status === 'cancelled' || state.status === 'continued';
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -470,6 +472,13 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
       return;
     }
     case 'HistoryWarned':
+      return;
+    case 'JobContinued':
+      if (event.nextJobId === undefined) illegal('the successor is not named');
+      s.status = 'continued';
+      s.continuedAs = event.nextJobId as string;
+      s.finishedAt = event.continuedAt;
+      s.timers = {};
       return;
     case 'JobCancelled':
       s.status = 'cancelled';

@@ -87,6 +87,7 @@ const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
   JobCompleted: { output: 'any', completedAt: 'time' },
   JobFailed: { failure: 'object', failedAt: 'time' },
   JobCancelled: { reason: 'text', terminated: 'boolean', cancelledAt: 'time' },
+  JobContinued: { input: 'any', continuedAt: 'time', nextJobId: 'jobId?' },
 };
 
 /** Checks that `value` is an engine command; throws {@link InvalidMessageError} naming the problem. */

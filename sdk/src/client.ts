@@ -155,6 +155,10 @@ export class JobHandle<O = unknown> {
   async result(options: { readonly timeout?: Duration } = {}): Promise<O> {
     const finished = await this.#waitFinished(options.timeout === undefined ? undefined : toMs(options.timeout, 'timeout'));
     if (finished.status === 'failed' || finished.status === 'cancelled') throw new JobFailedError(finished);
+    // A job that continued as a new one has that job's result.
+    if (finished.status === 'continued' && finished.continuedAs) {
+      return new JobHandle<O>(finished.continuedAs, this.#engine, this.#transport, this.#subjects).result(options);
+    }
     return finished.output as O;
   }
 

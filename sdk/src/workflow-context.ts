@@ -39,6 +39,12 @@ export interface WorkflowContext {
    * child too, unless `cancelWithParent` is false.
    */
   child<I, O>(workflow: Workflow<I, O> | string, input: I, options?: ChildOptions): Promise<O>;
+  /**
+   * Ends this job and starts its successor — the same workflow with `input`, a job of its own —
+   * in one transaction: how a long-lived job keeps its history short. Never returns;
+   * `result()` of this job follows to the successor's.
+   */
+  continueAsNew(input: unknown): Promise<never>;
   /** The current time in ms, recorded the first time and replayed after. */
   now(): number;
   /** A random number in [0, 1), recorded. */

@@ -96,5 +96,15 @@ function migrations(schema: string): Record<string, Migration> {
           .execute();
       },
     },
+    '0004_continued_jobs': {
+      async up(db: Kysely<unknown>) {
+        // Jobs can end by continuing as a new job (ctx.continueAsNew).
+        const jobs = sql.id(schema, 'jobs');
+        await sql`alter table ${jobs} drop constraint if exists jobs_status_check`.execute(db);
+        await sql`alter table ${jobs} add constraint jobs_status_check check (status in ('new', 'running', 'completed', 'failed', 'cancelled', 'continued'))`.execute(
+          db,
+        );
+      },
+    },
   };
 }

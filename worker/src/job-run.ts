@@ -180,6 +180,7 @@ export class JobRun {
       waitUntil: (time) => this.#sleep(time instanceof Date ? time.getTime() : time, 'ctx.waitUntil'),
       waitForSignal: (name, options) => this.#waitForSignal(name, options?.timeout) as never,
       patched: (id) => this.#patched(id),
+      continueAsNew: (input) => this.#continueAsNew(input),
       child: (workflow, input, options) => this.#child(workflow as Workflow<never, unknown> | string, input, options) as never,
       now: () => this.#value('now', () => this.#o.clock()) as number,
       random: () => this.#value('random', Math.random) as number,
@@ -315,6 +316,20 @@ export class JobRun {
   }
 
   /** Blocks on a durable wait until a signal, a cancellation or a later delivery ends it. */
+  async #continueAsNew(input: unknown): Promise<never> {
+    if (this.#stopped) return parked();
+    if (this.#nondeterminism) throw this.#nondeterminism;
+    assertStorable(input, `input of the job continuing "${this.#o.workflow.name}"`);
+    this.#appends.push({ type: 'JobContinued', input, continuedAt: this.#o.clock() });
+    try {
+      await this.#appends.sync();
+      this.#finish({ kind: 'completed' });
+    } catch {
+      // The append queue has aborted the run with the cause.
+    }
+    return parked();
+  }
+
   /** The breaker guarding a step, from its options (a breaker, or a name this worker has). */
   #guard(step: string, options: StepOptions): StepGuard | undefined {
     if (options.breaker === undefined) return undefined;
