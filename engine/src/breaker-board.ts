@@ -4,12 +4,16 @@ import {
   type BreakerEvent,
   type BreakerState,
   type BreakerSummary,
+  type ControlBreaker,
   closedBreaker,
+  type JobEvent,
+  type JobState,
   type ResolvedBreakerPolicy,
   recordOutcome,
 } from '@ratchet/protocol';
 import type { EventStore } from '@ratchet/store';
 import { KeyedMutex } from './keyed-mutex.ts';
+import { Refusal } from './refusal.ts';
 
 /**
  * The engine's breakers: state machines of protocol's pure `admit`/`recordOutcome`, whose
@@ -67,6 +71,20 @@ export class BreakerBoard {
     });
   }
 
+  /** Tells the breakers how the attempts they admitted ended; `onError` hears of outcomes that could not be recorded. */
+  reportAttempts(before: JobState, events: readonly JobEvent[], onError: (error: unknown, breaker: string) => void): void {
+    for (const event of events) {
+      if (event.type !== 'StepCompleted' && event.type !== 'StepFailed') continue;
+      const entry = before.journal[event.stepId];
+      const attempt = entry?.kind === 'step' ? entry.attempts.find((a) => a.attempt === event.attempt) : undefined;
+      if (!attempt?.breaker) continue;
+      const breaker = attempt.breaker;
+      const lost = event.type === 'StepFailed' && (event.failure.name === 'WorkerLostError' || event.failure.name === 'WorkerStoppedError');
+      const ok = event.type === 'StepCompleted' ? true : lost ? undefined : false;
+      void this.report(breaker, { ok, probe: attempt.probe === true }).catch((error: unknown) => onError(error, breaker));
+    }
+  }
+
   /** Opens `name` for `forMs` (an operator's trip), or closes it (a reset). */
   control(name: string, op: 'trip' | 'reset', forMs: number): Promise<void> {
     return this.#locks.run(name, async () => {
@@ -78,6 +96,27 @@ export class BreakerBoard {
       await this.#record(name, [event]);
       breaker.state = applyBreakerEvent(breaker.state, event);
     });
+  }
+
+  /** An operator's command: lists the breakers, after a trip or reset if asked; refusals say why. */
+  async operate(command: ControlBreaker): Promise<BreakerSummary[]> {
+    if (command.op !== 'list') {
+      if (command.op !== 'trip' && command.op !== 'reset')
+        throw new Refusal('UnknownBreakerError', `unknown breaker operation "${command.op}"`);
+      if (!command.name) throw new Refusal('UnknownBreakerError', `ratchet breaker ${command.op} needs a breaker name`);
+      if (command.op === 'reset' && !this.list().some((b) => b.name === command.name)) {
+        throw new Refusal(
+          'UnknownBreakerError',
+          `no breaker "${command.name}" (known: ${
+            this.list()
+              .map((b) => b.name)
+              .join(', ') || 'none'
+          })`,
+        );
+      }
+      await this.control(command.name, command.op, command.forMs ?? 60_000);
+    }
+    return this.list();
   }
 
   list(): BreakerSummary[] {
@@ -104,4 +143,20 @@ export class BreakerBoard {
   async #record(name: string, transitions: readonly BreakerEvent[]): Promise<void> {
     if (transitions.length > 0) await this.#store.appendBreakerEvents(name, transitions, this.#clock());
   }
+}
+
+/** A policy from the wire, checked before the engine runs a breaker on it. */
+export function checkedBreakerPolicy(policy: ResolvedBreakerPolicy): ResolvedBreakerPolicy {
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
+  const ok =
+    typeof policy === 'object' &&
+    policy !== null &&
+    typeof policy.cooldownMs === 'number' &&
+    policy.cooldownMs >= 0 &&
+    count(policy.halfOpenProbes) &&
+    count(policy.successesToClose) &&
+    (policy.failureThreshold === undefined || count(policy.failureThreshold)) &&
+    (policy.failureThreshold !== undefined || policy.failureRate !== undefined);
+  if (!ok) throw new Refusal('InvalidBreakerPolicyError', 'the breaker policy sent is not a resolved breaker policy');
+  return policy;
 }

@@ -1,24 +1,18 @@
 import {
-  type AppendEvents,
   assertNever,
-  type CancelJob,
   type ClaimJob,
   createIdFactory,
   DEADLINE_TIMER_ID,
   decode,
-  ENGINE_EVENTS,
   type EngineCommand,
   encode,
   type IdFactory,
   INBOX_EVENTS,
   isFinished,
-  type JobEvent,
   type JobState,
   parseCommand,
   type ReleaseJob,
   type Reply,
-  type ResolvedBreakerPolicy,
-  type SignalJob,
   type StartJob,
   type Subjects,
   subjectsFor,
@@ -28,17 +22,19 @@ import {
 import type { Subscription, TaskQueue, Transport } from '@ratchet/sdk/transport';
 import type { DueTimer, EventStore } from '@ratchet/store';
 import { type Logger, pino } from 'pino';
-import { BreakerBoard } from './breaker-board.ts';
+import { BreakerBoard, checkedBreakerPolicy } from './breaker-board.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { EngineOptions, JobChange } from './engine-options.ts';
 import { GroupCommit } from './group-commit.ts';
 import { historyPage } from './history-page.ts';
 import { JobCache } from './job-cache.ts';
 import { expectRunning, isHeld, needsWake } from './job-conditions.ts';
+import { JobControl } from './job-control.ts';
 import { JobWriter, summarize, type Written } from './job-writer.ts';
 import { Refusal } from './refusal.ts';
 import { takeOver } from './take-over.ts';
 import { TimerLoop } from './timer-loop.ts';
+import { WorkerAppends } from './worker-appends.ts';
 import { WorkflowRegistry } from './workflow-registry.ts';
 
 /**
@@ -65,7 +61,8 @@ export class Engine {
   readonly #dispatcher: Dispatcher;
   readonly #registry: WorkflowRegistry;
   readonly #breakers: BreakerBoard;
-  readonly #historyLimit: number;
+  readonly #control: JobControl;
+  readonly #appends: WorkerAppends;
   #breakerRefresh: NodeJS.Timeout | undefined;
   readonly #subscriptions: Subscription[] = [];
   readonly #observer: ((change: JobChange) => void) | undefined;
@@ -96,8 +93,8 @@ export class Engine {
     });
     this.#registry = new WorkflowRegistry({ ttlMs: 15_000, clock: this.#clock });
     this.#breakers = new BreakerBoard({ store: this.#store, clock: this.#clock });
-    this.#historyLimit = options.historyLimit ?? 50_000;
     this.#observer = options.observer;
+    const afterWrite = (written: Written) => this.#afterWrite(written);
     this.#dispatcher = new Dispatcher({
       transport: this.#transport,
       queue: this.#queue,
@@ -107,7 +104,18 @@ export class Engine {
       clock: this.#clock,
       workersRestartWithEngine: options.workersRestartWithEngine ?? false,
       recoveryIntervalMs: options.recoveryIntervalMs ?? 30_000,
-      afterWrite: (written) => this.#afterWrite(written),
+      afterWrite,
+    });
+    this.#control = new JobControl({ writer: this.#writer, clock: this.#clock, ids: this.#ids, afterWrite });
+    this.#appends = new WorkerAppends({
+      writer: this.#writer,
+      store: this.#store,
+      dispatcher: this.#dispatcher,
+      clock: this.#clock,
+      ids: this.#ids,
+      afterWrite,
+      logger: this.#logger,
+      historyLimit: options.historyLimit ?? 50_000,
     });
   }
 
@@ -148,7 +156,7 @@ export class Engine {
       case 'StartJob':
         return this.#startJob(command);
       case 'AppendEvents':
-        return this.#appendEvents(command);
+        return this.#appends.append(command);
       case 'ReadHistory': {
         const { state, events } = await this.#writer.history(command.jobId, command.afterSeq);
         if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${command.jobId}`);
@@ -161,33 +169,15 @@ export class Engine {
       case 'ReleaseJob':
         return this.#releaseJob(command);
       case 'SignalJob':
-        return this.#signalJob(command);
+        return this.#control.signal(command);
       case 'CancelJob':
-        return this.#cancelJob(command);
+        return this.#control.cancel(command);
       case 'DescribeJob':
         return this.#existing(command.jobId);
       case 'AcquireBreaker':
         return this.#breakers.acquire(command.name, checkedBreakerPolicy(command.policy));
-      case 'ControlBreaker': {
-        if (command.op !== 'list') {
-          if (command.op !== 'trip' && command.op !== 'reset')
-            throw new Refusal('UnknownBreakerError', `unknown breaker operation "${command.op}"`);
-          if (!command.name) throw new Refusal('UnknownBreakerError', `ratchet breaker ${command.op} needs a breaker name`);
-          if (command.op === 'reset' && !this.#breakers.list().some((b) => b.name === command.name)) {
-            throw new Refusal(
-              'UnknownBreakerError',
-              `no breaker "${command.name}" (known: ${
-                this.#breakers
-                  .list()
-                  .map((b) => b.name)
-                  .join(', ') || 'none'
-              })`,
-            );
-          }
-          await this.#breakers.control(command.name, command.op, command.forMs ?? 60_000);
-        }
-        return this.#breakers.list();
-      }
+      case 'ControlBreaker':
+        return this.#breakers.operate(command);
       default:
         return assertNever(command, 'command');
     }
@@ -254,160 +244,13 @@ export class Engine {
       await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId, epoch: 1, history });
     } else if (isFinished(written.after) && written.after.parent) {
       // A child that finished before its parent heard (an engine stopped in between): tell it now.
-      await this.#notifyParent(written.after);
+      await this.#control.notifyParent(written.after);
     } else if (written.after.status === 'running' && written.after.lastSeq === 1) {
       // Started before, but its first task may never have gone out (the publish failed after the
       // commit): send it again; if it did go out, the queue drops this one as a duplicate.
       await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId, epoch: written.after.epoch });
     }
     return { jobId, created, job: summarize(written.after) };
-  }
-
-  /**
-   * A worker's append. It must extend the job's last seq — or an earlier one when only inbox
-   * events (signals, a cancellation) came in since: those are appended around, and the reply
-   * hands them to the worker.
-   */
-  async #appendEvents(command: AppendEvents): Promise<unknown> {
-    if (command.events.at(-1)?.type === 'JobContinued') return this.#continueJob(command);
-    const written = await this.#writer.write(command.jobId, (state) => this.#checkAppend(state, command));
-    this.#afterWrite(written);
-    const near = Math.floor(this.#historyLimit * 0.8);
-    if (written.before.lastSeq < near && written.after.lastSeq >= near) void this.#warnHistory(command.jobId);
-    const lastSeq = written.after.lastSeq;
-    if (command.expectedSeq === written.before.lastSeq) return { lastSeq };
-    // Appended past inbox events the worker had not seen: hand them over.
-    const inbox = (await this.#store.read(command.jobId, command.expectedSeq)).filter((e) => e.seq <= written.before.lastSeq);
-    return { lastSeq, inbox };
-  }
-
-  /** What a worker may append: checked against the job's state; refusals say why. */
-  #checkAppend(state: JobState, command: AppendEvents): readonly JobEvent[] {
-    expectRunning(state);
-    if (command.epoch !== state.epoch) {
-      throw new Refusal(
-        'StaleEpochError',
-        `epoch ${command.epoch} of job ${state.jobId} is stale: the job moved on to epoch ${state.epoch}`,
-      );
-    }
-    if (command.expectedSeq > state.lastSeq || command.expectedSeq < state.lastActSeq) {
-      throw new Refusal('SeqConflictError', `job ${state.jobId} is at seq ${state.lastSeq}, not ${command.expectedSeq}`);
-    }
-    const forbidden = command.events.find((event) => ENGINE_EVENTS.has(event.type));
-    if (forbidden) throw new Refusal('EngineEventError', `${forbidden.type} is written by the engine only`);
-    // Past the limit only an ending may be appended: a job that long must continue as a new one.
-    const ending = command.events.length === 1 && ['JobFailed', 'JobCompleted', 'JobContinued'].includes(command.events[0]?.type ?? '');
-    if (state.lastSeq + command.events.length > this.#historyLimit && !ending) {
-      throw new Refusal(
-        'HistoryLimitError',
-        `job ${state.jobId} reached the history limit of ${this.#historyLimit} events; continue it as a new job`,
-      );
-    }
-    return command.events;
-  }
-
-  /** Ends a job by continuing it as a new one: the ending and the successor's start commit together. */
-  async #continueJob(command: AppendEvents): Promise<unknown> {
-    const successorId = this.#ids();
-    const last = command.events.at(-1) as Extract<JobEvent, { type: 'JobContinued' }>;
-    const { ended, successor } = await this.#writer.writeWithSuccessor(
-      command.jobId,
-      (state) => [...this.#checkAppend(state, command).slice(0, -1), { ...last, nextJobId: successorId }],
-      successorId,
-      (endedState) => ({
-        type: 'JobStarted',
-        workflow: endedState.workflow,
-        version: endedState.version,
-        input: last.input,
-        epoch: 1,
-        startedAt: this.#clock(),
-        ...(endedState.parent ? { parent: endedState.parent } : {}),
-      }),
-    );
-    this.#afterWrite(ended);
-    this.#afterWrite(successor);
-    const history = successor.events.map((event, i) => ({ seq: i + 1, recordedAt: successor.after.updatedAt, event }));
-    await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId: successorId, epoch: 1, history });
-    return { lastSeq: ended.after.lastSeq };
-  }
-
-  /** Says in the job's log, once, that it nears the history limit (an inbox event, fencing no one). */
-  async #warnHistory(jobId: string): Promise<void> {
-    try {
-      const written = await this.#writer.write(jobId, (state) =>
-        state.status === 'running' ? [{ type: 'HistoryWarned', limit: this.#historyLimit, warnedAt: this.#clock() }] : [],
-      );
-      this.#afterWrite(written);
-      this.#logger.warn({ jobId, limit: this.#historyLimit }, 'job nears its history limit');
-    } catch (error) {
-      this.#logger.warn({ err: error, jobId }, 'could not record the history warning');
-    }
-  }
-
-  async #signalJob(command: SignalJob): Promise<unknown> {
-    const signalId = this.#ids();
-    const written = await this.#writer.write(command.jobId, (state) => {
-      expectRunning(state, `cannot signal job ${command.jobId}`);
-      return [{ type: 'SignalReceived', signalId, name: command.name, payload: command.payload, receivedAt: this.#clock() }];
-    });
-    this.#afterWrite(written);
-    return { signalId };
-  }
-
-  /** A cancellation request (the workflow is told and may compensate), or a termination (it ends now). */
-  async #cancelJob(command: CancelJob): Promise<unknown> {
-    const written = await this.#writer.write(command.jobId, (state) => {
-      expectRunning(state, `cannot cancel job ${command.jobId}`);
-      const now = this.#clock();
-      if (command.terminate) return [{ type: 'JobCancelled', reason: command.reason, terminated: true, cancelledAt: now }];
-      return state.cancel ? [] : [{ type: 'CancelRequested', reason: command.reason, requestedAt: now }];
-    });
-    this.#afterWrite(written);
-    // Children go with their parent, unless started with cancelWithParent: false.
-    for (const entry of written.before.journal) {
-      if (entry.kind !== 'child' || entry.finished || !entry.cancelWithParent) continue;
-      await this.#cancelJob({ ...command, jobId: entry.childJobId }).catch((error: unknown) => {
-        if (!(error instanceof Refusal)) throw error;
-      });
-    }
-    return summarize(written.after);
-  }
-
-  /** Tells the breakers how the attempts they admitted ended. */
-  #reportBreakers(before: JobState, events: readonly JobEvent[]): void {
-    for (const event of events) {
-      if (event.type !== 'StepCompleted' && event.type !== 'StepFailed') continue;
-      const entry = before.journal[event.stepId];
-      const attempt = entry?.kind === 'step' ? entry.attempts.find((a) => a.attempt === event.attempt) : undefined;
-      if (!attempt?.breaker) continue;
-      const lost = event.type === 'StepFailed' && (event.failure.name === 'WorkerLostError' || event.failure.name === 'WorkerStoppedError');
-      const ok = event.type === 'StepCompleted' ? true : lost ? undefined : false;
-      void this.#breakers
-        .report(attempt.breaker, { ok, probe: attempt.probe === true })
-        .catch((error: unknown) => this.#logger.error({ err: error, breaker: attempt.breaker }, 'could not record a breaker outcome'));
-    }
-  }
-
-  /** Puts a finished child's outcome in its parent's inbox (once). */
-  async #notifyParent(child: JobState): Promise<void> {
-    const parent = child.parent;
-    if (!parent) return;
-    const written = await this.#writer.write(parent.jobId, (state) => {
-      const entry = state.journal[parent.position];
-      if (state.status !== 'running' || entry?.kind !== 'child' || entry.finished || entry.childJobId !== child.jobId) return [];
-      return [
-        {
-          type: 'ChildFinished',
-          position: parent.position,
-          childJobId: child.jobId,
-          status: child.status as 'completed' | 'failed' | 'cancelled',
-          ...(child.output === undefined ? {} : { output: child.output }),
-          ...(child.failure === undefined ? {} : { failure: child.failure }),
-          finishedAt: child.finishedAt ?? this.#clock(),
-        },
-      ];
-    });
-    this.#afterWrite(written);
   }
 
   /**
@@ -470,12 +313,14 @@ export class Engine {
     this.#effects(written);
     const { before, after, events } = written;
     if (isFinished(after) && !isFinished(before) && after.parent) {
-      void this.#notifyParent(after).catch((error: unknown) =>
-        this.#logger.error(
-          { err: error, jobId: after.jobId },
-          'could not tell the parent of a finished child; its next start or replay will',
-        ),
-      );
+      void this.#control
+        .notifyParent(after)
+        .catch((error: unknown) =>
+          this.#logger.error(
+            { err: error, jobId: after.jobId },
+            'could not tell the parent of a finished child; its next start or replay will',
+          ),
+        );
     }
     // Inbox events for a job no worker holds: send it to a worker to take them in.
     const wake =
@@ -494,7 +339,9 @@ export class Engine {
       const recordedAt = after.updatedAt;
       this.#observer({ state: after, events: events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event })) });
     }
-    this.#reportBreakers(before, events);
+    this.#breakers.reportAttempts(before, events, (error, breaker) =>
+      this.#logger.error({ err: error, breaker }, 'could not record a breaker outcome'),
+    );
     const now = this.#clock();
     const letGo = after.status === 'running' && !isHeld(after);
     for (const timer of Object.values(after.timers)) {
@@ -531,20 +378,4 @@ export class Engine {
       this.#logger.warn({ err: error }, 'ignored a malformed worker announcement');
     }
   }
-}
-
-/** A policy from the wire, checked before the engine runs a breaker on it. */
-function checkedBreakerPolicy(policy: ResolvedBreakerPolicy): ResolvedBreakerPolicy {
-  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
-  const ok =
-    typeof policy === 'object' &&
-    policy !== null &&
-    typeof policy.cooldownMs === 'number' &&
-    policy.cooldownMs >= 0 &&
-    count(policy.halfOpenProbes) &&
-    count(policy.successesToClose) &&
-    (policy.failureThreshold === undefined || count(policy.failureThreshold)) &&
-    (policy.failureThreshold !== undefined || policy.failureRate !== undefined);
-  if (!ok) throw new Refusal('InvalidBreakerPolicyError', 'the breaker policy sent is not a resolved breaker policy');
-  return policy;
 }

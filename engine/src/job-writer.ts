@@ -9,7 +9,7 @@ import {
   type RecordedEvent,
   type TimerState,
 } from '@ratchet/protocol';
-import type { EventStore, JobRow } from '@ratchet/store';
+import type { EventStore } from '@ratchet/store';
 import type { GroupCommit } from './group-commit.ts';
 import type { JobCache } from './job-cache.ts';
 import { KeyedMutex } from './keyed-mutex.ts';

@@ -76,25 +76,27 @@ export {
 export { type Failure, fromFailure, toFailure } from './failure.ts';
 export { createIdFactory, type IdFactory, jobIdProblem } from './ids.ts';
 export {
-  type AttemptState,
   applyEvent,
   type CancelRequest,
-  type CancelState,
-  type ChildState,
   emptyJobState,
   foldEvents,
   IllegalTransitionError,
   isFinished,
   type JobState,
   type JobStatus,
-  type JournalEntry,
   type SignalState,
-  type SleepState,
-  type StepState,
   type TimerState,
-  type ValueState,
-  type WaitState,
 } from './job-state.ts';
+export type {
+  AttemptState,
+  CancelState,
+  ChildState,
+  JournalEntry,
+  SleepState,
+  StepState,
+  ValueState,
+  WaitState,
+} from './journal-entry.ts';
 export { MAX_TIMEOUT_MS, MAX_VALUE_BYTES } from './limits.ts';
 export { InvalidMessageError, MAX_TIME_MS, parseCommand, parseEvent, parseTask, WORKFLOW_NAME } from './parse.ts';
 export { backoffDelay, decideRetry, type FailedAttempt, type RetryDecision, seededRandom } from './retry-decision.ts';

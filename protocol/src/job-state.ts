@@ -1,110 +1,11 @@
 import { assertNever } from './assert-never.ts';
-import {
-  blockTimerId,
-  DEADLINE_TIMER_ID,
-  INBOX_EVENTS,
-  type JobEvent,
-  type RecordedEvent,
-  retryTimerId,
-  sleepTimerId,
-  type ValueKind,
-  waitTimerId,
-} from './events.ts';
+import { DEADLINE_TIMER_ID, INBOX_EVENTS, type JobEvent, type RecordedEvent, sleepTimerId, waitTimerId } from './events.ts';
 import type { Failure } from './failure.ts';
-import type { ResolvedRetryPolicy } from './retry-policy.ts';
+import { blockStep, endStep, scheduleRetry, startStep } from './fold-steps.ts';
+import { type Draft, expectNewPosition, type Illegal } from './job-draft.ts';
+import type { ChildState, JournalEntry, WaitState } from './journal-entry.ts';
 
 export type JobStatus = 'new' | 'running' | 'completed' | 'failed' | 'cancelled' | 'continued';
-
-export interface AttemptState {
-  readonly attempt: number;
-  readonly status: 'running' | 'completed' | 'failed';
-  readonly startedAt: number;
-  readonly worker: string;
-  readonly epoch: number;
-  readonly endedAt?: number;
-  readonly failure?: Failure;
-  /** The breaker that admitted it, and whether as a probe. */
-  readonly breaker?: string;
-  readonly probe?: boolean;
-}
-
-/**
- * A step and its attempts. `retrying` means the latest attempt failed and another follows:
- * at `retryAt` once scheduled (`retryAt` is undefined until the retry decision is recorded).
- */
-export interface StepState {
-  readonly kind: 'step';
-  readonly position: number;
-  readonly name: string;
-  readonly status: 'running' | 'retrying' | 'blocked' | 'completed' | 'failed';
-  readonly attempts: readonly AttemptState[];
-  readonly policy: ResolvedRetryPolicy;
-  readonly timeoutMs?: number;
-  readonly heartbeatTimeoutMs?: number;
-  readonly output?: unknown;
-  readonly failure?: Failure;
-  /** Why the step gave up, once it has. */
-  readonly reason?: string;
-  readonly retryAt?: number;
-  /** While `blocked`: when the breaker lets the next attempt be tried. */
-  readonly blockedUntil?: number;
-  /** The seq of the event that ended the step (completed, or failed for good). */
-  readonly settledSeq?: number;
-  /** The retry wait goes through a durable timer (the job was released meanwhile). */
-  readonly retryDurable?: boolean;
-}
-
-export interface SleepState {
-  readonly kind: 'sleep';
-  readonly position: number;
-  readonly fireAt: number;
-  readonly fired: boolean;
-  /** The seq of its TimerFired. */
-  readonly settledSeq?: number;
-}
-
-export interface ValueState {
-  readonly kind: 'value';
-  readonly position: number;
-  readonly valueKind: ValueKind;
-  readonly value: number | string;
-}
-
-/** A wait for a signal; `ended` with the signal it took, or timed out. */
-export interface WaitState {
-  readonly kind: 'wait';
-  readonly position: number;
-  readonly name: string;
-  readonly timeoutAt?: number;
-  readonly ended: boolean;
-  readonly signalId?: string;
-  /** The seq of its WaitEnded. */
-  readonly settledSeq?: number;
-}
-
-/** A child job the workflow started, and how it ended. */
-export interface ChildState {
-  readonly kind: 'child';
-  readonly position: number;
-  readonly childJobId: string;
-  readonly workflow: string;
-  readonly cancelWithParent: boolean;
-  readonly finished: boolean;
-  readonly status?: 'completed' | 'failed' | 'cancelled';
-  readonly output?: unknown;
-  readonly failure?: Failure;
-  /** The seq of its ChildFinished. */
-  readonly settledSeq?: number;
-}
-
-/** The call at this position was answered with a `CancelledError`. */
-export interface CancelState {
-  readonly kind: 'cancel';
-  readonly position: number;
-}
-
-/** What the workflow did at one position, in call order: the journal replay matches against. */
-export type JournalEntry = StepState | SleepState | ValueState | WaitState | ChildState | CancelState;
 
 /** A signal in the job's inbox; `takenBy` is the position of the wait that took it. */
 export interface SignalState {
@@ -203,13 +104,6 @@ export function isFinished(state: Pick<JobState, 'status'>): boolean {
   return state.status === 'completed' || state.status === 'failed' || state.status === 'cancelled' || state.status === 'continued';
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type Draft = Mutable<Omit<JobState, 'journal' | 'timers' | 'signals'>> & {
-  journal: JournalEntry[];
-  timers: Record<string, TimerState>;
-  signals: SignalState[];
-};
-
 function reduce(s: Draft, { seq, recordedAt, event }: RecordedEvent): void {
   const illegal = (why: string): never => {
     throw new IllegalTransitionError(`job ${s.jobId} seq ${seq} ${event.type}: ${why}`);
@@ -228,7 +122,7 @@ function reduce(s: Draft, { seq, recordedAt, event }: RecordedEvent): void {
   applyFact(s, event, illegal);
 }
 
-function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): void {
+function applyFact(s: Draft, event: JobEvent, illegal: Illegal): void {
   switch (event.type) {
     case 'JobStarted':
       s.status = 'running';
@@ -247,136 +141,19 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
       s.epoch = event.epoch;
       if (event.type === 'TimerFired') fireTimer(s, event.timerId, illegal);
       return;
-    case 'StepStarted': {
-      const attempt: AttemptState = {
-        attempt: event.attempt,
-        status: 'running',
-        startedAt: event.startedAt,
-        worker: event.worker,
-        epoch: event.epoch,
-        ...(event.breaker === undefined ? {} : { breaker: event.breaker, probe: event.probe === true }),
-      };
-      const blocked = s.journal[event.stepId];
-      if (blocked?.kind === 'step' && blocked.status === 'blocked') {
-        // A step the breaker held back: this is the attempt it did not spend.
-        if (event.attempt !== blocked.attempts.length + 1) illegal(`attempt ${blocked.attempts.length + 1} is next`);
-        if (s.timers[blockTimerId(event.stepId, event.attempt)]) illegal('the breaker still blocks it');
-        const { blockedUntil: _until, ...rest } = blocked;
-        s.journal[event.stepId] = { ...rest, status: 'running', attempts: [...blocked.attempts, attempt] };
-        return;
-      }
-      if (event.attempt === 1) {
-        expectNewPosition(s, event.stepId, illegal);
-        if (!event.policy) illegal('attempt 1 must record the retry policy');
-        s.journal.push({
-          kind: 'step',
-          position: event.stepId,
-          name: event.name,
-          status: 'running',
-          attempts: [attempt],
-          policy: event.policy as ResolvedRetryPolicy,
-          ...(event.timeoutMs === undefined ? {} : { timeoutMs: event.timeoutMs }),
-          ...(event.heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs: event.heartbeatTimeoutMs }),
-        });
-        return;
-      }
-      const step = stepAt(s, event.stepId, illegal);
-      if (step.name !== event.name) illegal(`step ${event.stepId} is "${step.name}", not "${event.name}"`);
-      if (step.status !== 'retrying' || step.retryAt === undefined) illegal(`step ${event.stepId} has no retry scheduled`);
-      if (event.attempt !== step.attempts.length + 1) illegal(`attempt ${step.attempts.length + 1} is next`);
-      if (s.timers[retryTimerId(step.position, event.attempt)]) illegal('its retry timer has not fired');
-      const { retryAt: _at, retryDurable: _durable, ...rest } = step;
-      s.journal[step.position] = { ...rest, status: 'running', attempts: [...step.attempts, attempt] };
+    case 'StepStarted':
+      startStep(s, event, illegal);
       return;
-    }
     case 'StepCompleted':
-    case 'StepFailed': {
-      const step = stepAt(s, event.stepId, illegal);
-      const last = step.attempts.at(-1);
-      if (step.status !== 'running' || last?.attempt !== event.attempt) {
-        illegal(`attempt ${event.attempt} of step ${event.stepId} is not running`);
-      }
-      const running = last as AttemptState;
-      if (event.type === 'StepCompleted') {
-        const ended: AttemptState = { ...running, status: 'completed', endedAt: event.completedAt };
-        s.journal[step.position] = {
-          ...step,
-          status: 'completed',
-          output: event.output,
-          settledSeq: s.lastSeq,
-          attempts: [...step.attempts.slice(0, -1), ended],
-        };
-      } else {
-        const ended: AttemptState = { ...running, status: 'failed', endedAt: event.failedAt, failure: event.failure };
-        s.journal[step.position] = {
-          ...step,
-          status: event.final ? 'failed' : 'retrying',
-          ...(event.final
-            ? { failure: event.failure, settledSeq: s.lastSeq, ...(event.reason === undefined ? {} : { reason: event.reason }) }
-            : {}),
-          attempts: [...step.attempts.slice(0, -1), ended],
-        };
-      }
+    case 'StepFailed':
+      endStep(s, event, illegal);
       return;
-    }
-    case 'StepBlocked': {
-      const existing = s.journal[event.stepId];
-      let step: StepState;
-      if (existing === undefined) {
-        expectNewPosition(s, event.stepId, illegal);
-        if (event.attempt !== 1 || !event.policy) illegal('a first block must be of attempt 1 and record the retry policy');
-        step = {
-          kind: 'step',
-          position: event.stepId,
-          name: event.name,
-          status: 'blocked',
-          attempts: [],
-          policy: event.policy as ResolvedRetryPolicy,
-          ...(event.timeoutMs === undefined ? {} : { timeoutMs: event.timeoutMs }),
-          ...(event.heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs: event.heartbeatTimeoutMs }),
-        };
-      } else {
-        if (existing.kind !== 'step' || (existing.status !== 'retrying' && existing.status !== 'blocked')) {
-          illegal(`step ${event.stepId} is not waiting for its next attempt`);
-        }
-        const waiting = existing as StepState;
-        if (event.attempt !== waiting.attempts.length + 1) illegal(`attempt ${waiting.attempts.length + 1} is next`);
-        if (s.timers[retryTimerId(event.stepId, event.attempt)] || s.timers[blockTimerId(event.stepId, event.attempt)]) {
-          illegal('its attempt is not due');
-        }
-        const { retryAt: _at, retryDurable: _durable, blockedUntil: _until, ...rest } = waiting;
-        step = rest;
-      }
-      const failure: Failure = {
-        name: 'CircuitOpenError',
-        message: `breaker "${event.breaker}" is open until ${new Date(event.until).toISOString()}`,
-      };
-      if (event.fail) {
-        s.journal[event.stepId] = {
-          ...step,
-          status: 'failed',
-          failure,
-          reason: `breaker "${event.breaker}" is open`,
-          settledSeq: s.lastSeq,
-        };
-      } else {
-        s.journal[event.stepId] = { ...step, status: 'blocked', blockedUntil: event.until };
-        const timerId = blockTimerId(event.stepId, event.attempt);
-        s.timers[timerId] = { timerId, fireAt: event.until };
-      }
+    case 'StepBlocked':
+      blockStep(s, event, illegal);
       return;
-    }
-    case 'StepRetryScheduled': {
-      const step = stepAt(s, event.stepId, illegal);
-      if (step.status !== 'retrying' || step.retryAt !== undefined) illegal(`step ${event.stepId} is not awaiting a retry`);
-      if (event.attempt !== step.attempts.length + 1) illegal(`attempt ${step.attempts.length + 1} is next`);
-      s.journal[step.position] = { ...step, retryAt: event.at, retryDurable: event.durable };
-      if (event.durable) {
-        const timerId = retryTimerId(event.stepId, event.attempt);
-        s.timers[timerId] = { timerId, fireAt: event.at };
-      }
+    case 'StepRetryScheduled':
+      scheduleRetry(s, event, illegal);
       return;
-    }
     case 'TimerStarted': {
       expectNewPosition(s, event.position, illegal);
       s.journal.push({ kind: 'sleep', position: event.position, fireAt: event.fireAt, fired: false });
@@ -503,17 +280,7 @@ function applyFact(s: Draft, event: JobEvent, illegal: (why: string) => never): 
   }
 }
 
-function expectNewPosition(s: Draft, position: number, illegal: (why: string) => never): void {
-  if (position !== s.journal.length) illegal(`position ${position} is not the next one (${s.journal.length})`);
-}
-
-function stepAt(s: Draft, stepId: number, illegal: (why: string) => never): StepState {
-  const entry = s.journal[stepId];
-  if (entry?.kind !== 'step') return illegal(`there is no step ${stepId}`);
-  return entry;
-}
-
-function fireTimer(s: Draft, timerId: string, illegal: (why: string) => never): void {
+function fireTimer(s: Draft, timerId: string, illegal: Illegal): void {
   if (!s.timers[timerId]) illegal(`timer ${timerId} is not pending`);
   delete s.timers[timerId];
   if (timerId.startsWith('sleep:')) {

@@ -24,7 +24,16 @@ describe.each(STACK_KINDS)('continue as new on %s', (kind) => {
     const first = await job.status();
     expect(first).toMatchObject({ status: 'continued', continuedAs: expect.any(String) });
     const log = (await stack.store.read(job.jobId)).map((e) => e.event);
-    expect(log.map((e) => e.type)).toEqual(['JobStarted', 'StepStarted', 'StepCompleted', 'StepStarted', 'StepCompleted', 'StepStarted', 'StepCompleted', 'JobContinued']);
+    expect(log.map((e) => e.type)).toEqual([
+      'JobStarted',
+      'StepStarted',
+      'StepCompleted',
+      'StepStarted',
+      'StepCompleted',
+      'StepStarted',
+      'StepCompleted',
+      'JobContinued',
+    ]);
     const next = await stack.store.read(first.continuedAs as string);
     expect(next[0]?.event).toMatchObject({ type: 'JobStarted', workflow: 'counter', input: { from: 3, to: 10 } });
   });

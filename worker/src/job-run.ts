@@ -1,48 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import {
   assertStorable,
-  blockTimerId,
-  type ChildFinished,
-  type Duration,
-  type Failure,
   foldEvents,
-  fromFailure,
   INBOX_EVENTS,
   type JobEvent,
   type JobState,
   type JournalEntry,
-  jobIdProblem,
-  MAX_TIME_MS,
-  MAX_TIMEOUT_MS,
   type RecordedEvent,
-  resolveRetryPolicy,
-  retryTimerId,
-  type StepState,
   toFailure,
   toMs,
   type ValueKind,
-  waitTimerId,
 } from '@ratchet/protocol';
-import {
-  type Breaker,
-  ChildFailedError,
-  type ChildOptions,
-  CircuitOpenError,
-  type DurableCall,
-  type EngineClient,
-  NondeterminismError,
-  type SignalResult,
-  StepFailedError,
-  type StepInfo,
-  type StepOptions,
-  type Workflow,
-  type WorkflowContext,
-} from '@ratchet/sdk';
+import { type Breaker, type DurableCall, type EngineClient, NondeterminismError, type Workflow, type WorkflowContext } from '@ratchet/sdk';
 import type { Logger } from 'pino';
 import { AppendQueue } from './append-queue.ts';
+import { DurableCalls } from './durable-calls.ts';
 import { Inbox, type WaitFor } from './inbox.ts';
 import { PARK, parked } from './park.ts';
-import { type StepGuard, StepRunner } from './step-runner.ts';
+import { ReplayGate } from './replay-gate.ts';
+import { StepRunner } from './step-runner.ts';
 
 /** How one delivery of a job ended. */
 export type RunOutcome =
@@ -80,12 +56,10 @@ export class JobRun {
   #position = 0;
   readonly #appends: AppendQueue;
   readonly #inbox: Inbox;
-  readonly #steps: StepRunner;
+  readonly #calls: DurableCalls;
   #activeSteps = 0;
   /** Waits only the engine ends (durable retry timers): unlike the inbox's, nothing in this run ends them. */
   #timerWaits = 0;
-  /** Recorded results of the current burst of calls, released in log order by #openGate. */
-  readonly #gate: { seq: number; settle: () => void }[] = [];
   #done = false;
   #nondeterminism: NondeterminismError | undefined;
   readonly #stepAbort = new AbortController();
@@ -109,7 +83,7 @@ export class JobRun {
       abort: (error) => this.#abort(error),
     });
     this.#inbox = new Inbox({ state, clock, push: (...events) => this.#appends.push(...events) });
-    this.#steps = new StepRunner({
+    const steps = new StepRunner({
       jobId: this.#jobId,
       worker: options.worker,
       epoch: state.epoch,
@@ -119,6 +93,22 @@ export class JobRun {
       signal: this.#stepAbort.signal,
       stopped: () => this.#stopped,
       engine: options.engine,
+    });
+    this.#calls = new DurableCalls({
+      jobId: this.#jobId,
+      clock,
+      timers: state.timers,
+      engine: options.engine,
+      breakers: options.breakers,
+      appends: this.#appends,
+      inbox: this.#inbox,
+      steps,
+      gate: new ReplayGate(),
+      stopped: () => this.#stopped,
+      match: (actual, accepts) => this.#match(actual, accepts),
+      active: (work) => this.#active(work),
+      durableWait: () => this.#durableWait(),
+      wait: (position, what) => this.#wait(position, what),
     });
   }
 
@@ -175,13 +165,13 @@ export class JobRun {
     return {
       jobId: this.#jobId,
       workflow: state.workflow,
-      step: (name, fn, options) => this.#step(name, fn, options),
-      sleep: (duration) => this.#sleep(this.#o.clock() + toMs(duration, 'ctx.sleep duration'), `ctx.sleep(${String(duration)})`),
-      waitUntil: (time) => this.#sleep(time instanceof Date ? time.getTime() : time, 'ctx.waitUntil'),
-      waitForSignal: (name, options) => this.#waitForSignal(name, options?.timeout) as never,
+      step: (name, fn, options) => this.#calls.step(name, fn, options),
+      sleep: (duration) => this.#calls.sleep(this.#o.clock() + toMs(duration, 'ctx.sleep duration'), `ctx.sleep(${String(duration)})`),
+      waitUntil: (time) => this.#calls.sleep(time instanceof Date ? time.getTime() : time, 'ctx.waitUntil'),
+      waitForSignal: (name, options) => this.#calls.waitForSignal(name, options?.timeout) as never,
       patched: (id) => this.#patched(id),
       continueAsNew: (input) => this.#continueAsNew(input),
-      child: (workflow, input, options) => this.#child(workflow as Workflow<never, unknown> | string, input, options) as never,
+      child: (workflow, input, options) => this.#calls.child(workflow as Workflow<never, unknown> | string, input, options) as never,
       now: () => this.#value('now', () => this.#o.clock()) as number,
       random: () => this.#value('random', Math.random) as number,
       uuid: () => this.#value('uuid', randomUUID) as string,
@@ -205,117 +195,7 @@ export class JobRun {
     return { position, entry };
   }
 
-  async #step<T>(name: string, fn: (info: StepInfo) => T | Promise<T>, options: StepOptions = {}): Promise<T> {
-    if (this.#stopped) return parked();
-    if (typeof name !== 'string' || name.length === 0) throw new TypeError('ctx.step needs a non-empty name');
-    if (typeof fn !== 'function') throw new TypeError(`ctx.step("${name}") needs a function`);
-    // Options are checked before the call takes its position, so code that catches the error
-    // and goes on still lines up with the log.
-    const policy = resolveRetryPolicy(options.retry);
-    const timeoutMs = stepTimeout(options.timeout, `timeout of step "${name}"`);
-    const heartbeatTimeoutMs = stepTimeout(options.heartbeatTimeout, `heartbeatTimeout of step "${name}"`);
-    const guard = this.#guard(name, options);
-    const { position, entry } = this.#match({ kind: 'step', name }, (e) => (e.kind === 'step' && e.name === name) || e.kind === 'cancel');
-    this.#inbox.cancelAt(position, entry);
-    if (entry === undefined) {
-      return this.#active(async () => {
-        const settings = { policy, timeoutMs, heartbeatTimeoutMs };
-        const startedAt = await this.#steps.begin(position, name, 1, guard, settings);
-        if (this.#stopped) return parked();
-        return this.#steps.attempts(position, name, { ...settings, firstStartedAt: startedAt, ...(guard ? { guard } : {}) }, 1, fn);
-      });
-    }
-    const step = entry as StepState;
-    switch (step.status) {
-      case 'completed':
-        return this.#replayed(step.settledSeq, () => step.output as T);
-      case 'failed':
-        return this.#replayed(step.settledSeq, () => {
-          if (step.failure?.name === 'CircuitOpenError') throw new CircuitOpenError(step.failure.message);
-          throw new StepFailedError(name, step.attempts.length, step.reason ?? 'gave up', fromFailure(step.failure ?? unknownFailure));
-        });
-      case 'blocked': {
-        // Held back by its breaker without spending the attempt: wait out the block, then ask again.
-        const next = step.attempts.length + 1;
-        if (this.#o.state.timers[blockTimerId(position, next)]) return this.#durableWait();
-        return this.#active(async () => {
-          const first =
-            next === 1 ? { policy: step.policy, timeoutMs: step.timeoutMs, heartbeatTimeoutMs: step.heartbeatTimeoutMs } : undefined;
-          const startedAt = await this.#steps.begin(position, name, next, guard, first);
-          if (this.#stopped) return parked();
-          const settings = {
-            policy: step.policy,
-            timeoutMs: step.timeoutMs,
-            heartbeatTimeoutMs: step.heartbeatTimeoutMs,
-            firstStartedAt: step.attempts[0]?.startedAt ?? startedAt,
-            ...(guard ? { guard } : {}),
-          };
-          return this.#steps.attempts(position, name, settings, next, fn);
-        });
-      }
-      case 'running':
-        // The worker claims a job whose log ends in an open attempt, which closes it; so this is a bug.
-        throw new Error(`step "${name}" attempt ${step.attempts.length} is still open in the log of job ${this.#jobId}`);
-      case 'retrying': {
-        const next = step.attempts.length + 1;
-        if (step.retryAt === undefined) throw new Error(`step "${name}" failed attempt ${step.attempts.length} has no retry scheduled`);
-        if (this.#o.state.timers[retryTimerId(position, next)]) return this.#durableWait();
-        const retryAt = step.retryAt;
-        return this.#active(async () => {
-          await this.#steps.waitUntil(retryAt);
-          if (this.#stopped) return parked();
-          await this.#steps.begin(position, name, next, guard);
-          if (this.#stopped) return parked();
-          const settings = {
-            policy: step.policy,
-            timeoutMs: step.timeoutMs,
-            heartbeatTimeoutMs: step.heartbeatTimeoutMs,
-            firstStartedAt: step.attempts[0]?.startedAt ?? this.#o.clock(),
-            ...(guard ? { guard } : {}),
-          };
-          return this.#steps.attempts(position, name, settings, next, fn);
-        });
-      }
-    }
-  }
-
-  async #sleep(fireAt: number, label: string): Promise<void> {
-    if (this.#stopped) return parked();
-    if (!Number.isFinite(fireAt) || fireAt > MAX_TIME_MS) throw new RangeError(`${label} ends after the latest time the log can hold`);
-    const { position, entry } = this.#match({ kind: 'sleep' }, (e) => e.kind === 'sleep' || e.kind === 'cancel');
-    if (entry?.kind === 'sleep' && entry.fired) return this.#replayed(entry.settledSeq, () => undefined);
-    this.#inbox.cancelAt(position, entry);
-    if (entry === undefined) this.#appends.push({ type: 'TimerStarted', position, fireAt });
-    await this.#wait(position, { kind: 'sleep' });
-  }
-
-  async #waitForSignal(name: string, timeout: Duration | undefined): Promise<SignalResult<unknown>> {
-    if (this.#stopped) return parked();
-    if (typeof name !== 'string' || name.length === 0) throw new TypeError('ctx.waitForSignal needs a non-empty name');
-    const timeoutAt = timeout === undefined ? undefined : this.#o.clock() + toMs(timeout, `timeout of ctx.waitForSignal("${name}")`);
-    if (timeoutAt !== undefined && timeoutAt > MAX_TIME_MS)
-      throw new RangeError(`the timeout of ctx.waitForSignal("${name}") is too far away`);
-    const { position, entry } = this.#match({ kind: 'wait', name }, (e) => (e.kind === 'wait' && e.name === name) || e.kind === 'cancel');
-    if (entry?.kind === 'wait' && entry.ended) {
-      const { signalId } = entry;
-      return this.#replayed(entry.settledSeq, () =>
-        signalId === undefined ? { timedOut: true as const } : { timedOut: false as const, payload: this.#inbox.payloadOf(signalId) },
-      );
-    }
-    this.#inbox.cancelAt(position, entry);
-    if (entry === undefined) this.#appends.push({ type: 'WaitStarted', position, name, ...(timeoutAt === undefined ? {} : { timeoutAt }) });
-    const taken = this.#inbox.takeSignal(position, name);
-    if (taken) return taken;
-    const started = entry?.kind === 'wait' ? entry : undefined;
-    if (started?.timeoutAt !== undefined && !this.#o.state.timers[waitTimerId(position)]) {
-      // Its timeout fired while the job was parked.
-      this.#appends.push({ type: 'WaitEnded', position, endedAt: this.#o.clock() });
-      return { timedOut: true };
-    }
-    return this.#wait(position, { kind: 'wait', name }) as Promise<SignalResult<unknown>>;
-  }
-
-  /** Blocks on a durable wait until a signal, a cancellation or a later delivery ends it. */
+  /** Ends the job by continuing it as a new one with `input`; the run ends once that is durable. */
   async #continueAsNew(input: unknown): Promise<never> {
     if (this.#stopped) return parked();
     if (this.#nondeterminism) throw this.#nondeterminism;
@@ -330,71 +210,7 @@ export class JobRun {
     return parked();
   }
 
-  /** The breaker guarding a step, from its options (a breaker, or a name this worker has). */
-  #guard(step: string, options: StepOptions): StepGuard | undefined {
-    if (options.breaker === undefined) return undefined;
-    const breaker = typeof options.breaker === 'string' ? this.#o.breakers?.get(options.breaker) : options.breaker;
-    if (!breaker) {
-      const known = [...(this.#o.breakers?.keys() ?? [])].join(', ') || 'none';
-      throw new Error(`step "${step}" names breaker "${String(options.breaker)}", which this worker does not have (it has: ${known})`);
-    }
-    const onOpen = options.onOpen ?? 'park';
-    if (onOpen !== 'park' && onOpen !== 'fail') throw new RangeError(`onOpen of step "${step}" must be "park" or "fail"`);
-    return { breaker, onOpen };
-  }
-
-  async #child(workflow: Workflow<never, unknown> | string, input: unknown, options: ChildOptions = {}): Promise<unknown> {
-    if (this.#stopped) return parked();
-    const name = typeof workflow === 'string' ? workflow : workflow.name;
-    assertStorable(input, `input of child workflow "${name}"`);
-    const { position, entry } = this.#match(
-      { kind: 'child', name },
-      (e) => (e.kind === 'child' && e.workflow === name) || e.kind === 'cancel',
-    );
-    if (entry?.kind === 'child' && entry.finished) {
-      const { childJobId, status, output, failure } = entry;
-      return this.#replayed(entry.settledSeq, () => {
-        if (status === 'completed') return output;
-        throw new ChildFailedError(childJobId, status ?? 'failed', failure ?? unknownFailure);
-      });
-    }
-    this.#inbox.cancelAt(position, entry);
-    const childJobId = entry?.kind === 'child' ? entry.childJobId : (options.jobId ?? `${this.#jobId}.c${position}`);
-    if (entry === undefined) {
-      const problem = jobIdProblem(childJobId);
-      if (problem) throw new RangeError(`child job id: ${problem}`);
-      this.#appends.push({
-        type: 'ChildStarted',
-        position,
-        childJobId,
-        workflow: name,
-        input,
-        cancelWithParent: options.cancelWithParent ?? true,
-      });
-    }
-    // Listen first, so a child that ends at once is not missed.
-    const ended = this.#inbox.wait(position, { kind: 'child', childJobId }) as Promise<ChildFinished>;
-    // Durable first, so no child exists that its parent's log does not name; then (again, on a
-    // replay) start it: a start of an existing job attaches to it, and one that has finished
-    // already puts its outcome in this job's inbox. The run does not park meanwhile.
-    await this.#active(async () => {
-      await this.#appends.sync();
-      if (this.#stopped) return;
-      await this.#o.engine.send({
-        type: 'StartJob',
-        workflow: name,
-        input,
-        jobId: childJobId,
-        parent: { jobId: this.#jobId, position },
-        ...(typeof workflow === 'string' ? {} : { version: workflow.version }),
-      });
-    });
-    if (this.#stopped) return parked();
-    const finished = await ended;
-    if (finished.status === 'completed') return finished.output;
-    throw new ChildFailedError(childJobId, finished.status, finished.failure ?? unknownFailure);
-  }
-
+  /** Blocks on a durable wait until a signal, a cancellation or a later delivery ends it. */
   #wait(position: number, what: WaitFor): Promise<unknown> {
     const ended = this.#inbox.wait(position, what);
     this.#maybePark();
@@ -422,32 +238,6 @@ export class JobRun {
   #receive(inbox: readonly RecordedEvent[]): void {
     this.#inbox.receive(inbox);
     if (this.#appends.pending > 0) void this.#appends.sync().catch(() => {});
-  }
-
-  /**
-   * A recorded result, handed back in the order the log settled it: calls made together (as in
-   * `Promise.race` or `Promise.all`) see their results arrive in the order they first did, so
-   * the race is won by the same call on every replay.
-   */
-  #replayed<T>(settledSeq: number | undefined, result: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#gate.push({
-        seq: settledSeq ?? 0,
-        settle: () => {
-          try {
-            resolve(result());
-          } catch (error) {
-            reject(error);
-          }
-        },
-      });
-      // After every microtask: all calls of this burst are made and everyone awaiting them listens.
-      if (this.#gate.length === 1) setImmediate(() => this.#openGate());
-    });
-  }
-
-  #openGate(): void {
-    for (const waiting of this.#gate.splice(0).sort((a, b) => a.seq - b.seq)) waiting.settle();
   }
 
   /**
@@ -543,8 +333,6 @@ export class JobRun {
   }
 }
 
-const unknownFailure: Failure = { name: 'Error', message: 'unknown failure' };
-
 function describeEntry(entry: JournalEntry): DurableCall {
   switch (entry.kind) {
     case 'step':
@@ -560,12 +348,4 @@ function describeEntry(entry: JournalEntry): DurableCall {
     case 'cancel':
       return { kind: 'cancel' };
   }
-}
-
-/** A step's timeout option in ms, refusing what a Node timer cannot wait. */
-function stepTimeout(duration: Duration | undefined, label: string): number | undefined {
-  if (duration === undefined) return undefined;
-  const ms = toMs(duration, label);
-  if (ms > MAX_TIMEOUT_MS) throw new RangeError(`${label} is ${ms} ms; the longest is ${MAX_TIMEOUT_MS} ms (about 24.8 days)`);
-  return ms;
 }
