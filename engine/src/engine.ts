@@ -213,7 +213,8 @@ export class Engine {
             throw new Refusal('JobIdConflictError', `job ${jobId} exists and runs workflow "${state.workflow}", not "${command.workflow}"`);
           }
           if (command.onExisting === 'reject') throw new Refusal('JobExistsError', `job ${jobId} exists already (${state.status})`);
-          return [];
+          const rerun = command.onExisting === 'new-run-if-failed' && (state.status === 'failed' || state.status === 'cancelled');
+          if (!rerun) return [];
         }
         if (known && !known.has(command.workflow)) {
           throw new Refusal(
@@ -227,7 +228,7 @@ export class Engine {
             workflow: command.workflow,
             version: command.version ?? '',
             input: command.input,
-            epoch: 1,
+            epoch: state.epoch + 1,
             startedAt: this.#clock(),
             ...(command.parent ? { parent: command.parent } : {}),
             ...(command.timeoutMs === undefined ? {} : { deadline: this.#clock() + command.timeoutMs }),
@@ -240,8 +241,10 @@ export class Engine {
     this.#afterWrite(written);
     if (created) {
       this.#logger.debug({ jobId, workflow: command.workflow }, 'job started');
-      const history = written.events.map((event, i) => ({ seq: i + 1, recordedAt: written.after.updatedAt, event }));
-      await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId, epoch: 1, history });
+      const { before, after } = written;
+      const history = written.events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt: after.updatedAt, event }));
+      // A new run of an old job: the worker reads its whole log.
+      await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId, epoch: after.epoch, ...(before.status === 'new' ? { history } : {}) });
     } else if (isFinished(written.after) && written.after.parent) {
       // A child that finished before its parent heard (an engine stopped in between): tell it now.
       await this.#control.notifyParent(written.after);

@@ -51,9 +51,10 @@ export interface BreakerSummary {
 
 /**
  * What a start does when a job with its id exists: `attach` returns that job; `reject` refuses
- * with `JobExistsError`.
+ * with `JobExistsError`; `new-run-if-failed` starts a new run of a job that failed or was
+ * cancelled (in the same log, after the runs before it) and attaches to any other.
  */
-export type OnExisting = 'attach' | 'reject';
+export type OnExisting = 'attach' | 'reject' | 'new-run-if-failed';
 
 /** Start a job; with a `jobId` that exists already, the existing job is returned instead. */
 export interface StartJob {

@@ -31,13 +31,17 @@ export type JobEvent =
   | JobCancelled
   | JobContinued;
 
-/** The job exists. Its first delivery runs at epoch 1. */
+/**
+ * The job exists (or, after it failed or was cancelled, starts a new run in the same log, when
+ * the start asked for that). Its first delivery runs at `epoch`.
+ */
 export interface JobStarted {
   readonly type: 'JobStarted';
   readonly workflow: string;
   readonly version: string;
   readonly input: unknown;
-  readonly epoch: 1;
+  /** 1 for a job's first run; a new run of a failed job moves past the epoch before it. */
+  readonly epoch: number;
   readonly startedAt: number;
   /** Set on a child job: the parent and the position of its `ctx.child` call. */
   readonly parent?: { readonly jobId: string; readonly position: number };

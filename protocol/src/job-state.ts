@@ -110,7 +110,8 @@ function reduce(s: Draft, { seq, recordedAt, event }: RecordedEvent): void {
   };
   if (seq !== s.lastSeq + 1) illegal(`expected seq ${s.lastSeq + 1}`);
   if (event.type === 'JobStarted') {
-    if (s.status !== 'new') illegal('the job has already started');
+    const rerun = (s.status === 'failed' || s.status === 'cancelled') && event.epoch > s.epoch;
+    if (s.status !== 'new' && !rerun) illegal('the job has already started');
   } else if (s.status === 'new') {
     illegal('the job has not started');
   } else if (s.status !== 'running') {
@@ -125,6 +126,15 @@ function reduce(s: Draft, { seq, recordedAt, event }: RecordedEvent): void {
 function applyFact(s: Draft, event: JobEvent, illegal: Illegal): void {
   switch (event.type) {
     case 'JobStarted':
+      // A new run starts from a clean slate; the log keeps the runs before it.
+      s.journal = [];
+      s.timers = {};
+      s.signals = [];
+      delete s.cancel;
+      delete s.output;
+      delete s.failure;
+      delete s.finishedAt;
+      delete s.continuedAs;
       s.status = 'running';
       s.workflow = event.workflow;
       s.version = event.version;

@@ -102,9 +102,12 @@ export function parseCommand(value: unknown): EngineCommand {
     command.type === 'StartJob' &&
     command.onExisting !== undefined &&
     command.onExisting !== 'attach' &&
-    command.onExisting !== 'reject'
+    command.onExisting !== 'reject' &&
+    command.onExisting !== 'new-run-if-failed'
   ) {
-    throw new InvalidMessageError(`command StartJob.onExisting must be "attach" or "reject", got ${JSON.stringify(command.onExisting)}`);
+    throw new InvalidMessageError(
+      `command StartJob.onExisting must be "attach", "reject" or "new-run-if-failed", got ${JSON.stringify(command.onExisting)}`,
+    );
   }
   if (command.type === 'AppendEvents') {
     for (const [i, event] of (command.events as unknown[]).entries()) parseEvent(event, `events[${i}]`);

@@ -85,7 +85,8 @@ export class KyselyEventStore implements EventStore {
     }
     if (extending > 0) {
       parts.push(sql`updated as (
-        update ${jobs} as j set status = v.status, epoch = v.epoch, last_seq = v.last_seq,
+        update ${jobs} as j set workflow = v.workflow, version = v.version, status = v.status, epoch = v.epoch, last_seq = v.last_seq,
+          started_at = to_timestamp(v.started_at / 1000),
           updated_at = to_timestamp(v.updated_at / 1000), finished_at = to_timestamp(v.finished_at / 1000)
         from v ${extending > 1 ? sql`join locked on locked.job_id = v.job_id` : sql``}
         where j.job_id = v.job_id and j.last_seq = v.expected_seq
