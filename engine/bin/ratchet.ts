@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { type Duration, toMs } from '@ratchet/protocol';
 import { runDev } from './cli/dev.ts';
 import { connectToEngine } from './cli/engine-connection.ts';
-import { controlBreaker, showHistory, showStatus, startJob } from './cli/jobs.ts';
+import { controlBreaker, exportJob, showHistory, showState, showStatus, startJob } from './cli/jobs.ts';
 import { runEngine, runWorker } from './cli/servers.ts';
 
 const USAGE = `usage: ratchet <command> [options]
@@ -18,7 +18,9 @@ const USAGE = `usage: ratchet <command> [options]
                                   run the module's workflows, tasks from NATS_URL
   start <workflow> [--input <json>] [--job-id <id>] [--wait]
   status <jobId> [--json]
-  history <jobId> [--json]
+  history <jobId> [--json] [--step <name>] [--type <EventType>]
+  state <jobId> [--at <seq>]      the JobState folded up to an event (time travel)
+  export <jobId>                  the job's history as JSON
   breaker list | breaker trip <name> [--for 1m] | breaker reset <name>
 
 Job commands talk to a running \`ratchet dev\` in --data-dir, or to NATS_URL when it is set.
@@ -42,6 +44,9 @@ async function main(argv: readonly string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       concurrency: { type: 'string' },
       for: { type: 'string' },
+      at: { type: 'string' },
+      step: { type: 'string' },
+      type: { type: 'string' },
       'ack-wait': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -97,6 +102,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'start':
     case 'status':
+    case 'state':
+    case 'export':
     case 'history': {
       const target = need(positionals[0], command === 'start' ? 'a workflow name' : 'a job id');
       const engine = await connectToEngine({ natsUrl, dataDir, prefix });
@@ -104,7 +111,13 @@ async function main(argv: readonly string[]): Promise<number> {
         if (command === 'start')
           return await startJob(engine, { workflow: target, input: values.input, jobId: values['job-id'], wait: values.wait });
         if (command === 'status') return await showStatus(engine, target, values.json);
-        return await showHistory(engine, target, values.json);
+        if (command === 'state')
+          return await showState(engine, target, values.at === undefined ? undefined : positiveInteger(values.at, '--at'));
+        if (command === 'export') return await exportJob(engine, target);
+        return await showHistory(engine, target, values.json, {
+          ...(values.step === undefined ? {} : { step: values.step }),
+          ...(values.type === undefined ? {} : { type: values.type }),
+        });
       } finally {
         await engine.close();
       }

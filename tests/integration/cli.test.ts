@@ -81,6 +81,20 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(table.split('\n')[0]).toMatch(/^seq\s+time\s+type\s+step\s+attempt\s+error/);
     expect(table).toMatch(/StepCompleted\s+shout\s+1/);
 
+    // Time travel: the state after seq 3 (the first step completed), filters, export.
+    const atThree = JSON.parse((await ratchet(['state', 'cli-greet-1', '--at', '3'], env)).stdout);
+    expect(atThree).toMatchObject({
+      status: 'running',
+      lastSeq: 3,
+      journal: [{ kind: 'step', name: 'compose', status: 'completed', output: 'Hello, Ada' }],
+    });
+    expect((await ratchet(['state', 'cli-greet-1', '--at', '99'], env)).stderr).toContain('--at must be a seq from 1 to 6, got 99');
+    const shout = JSON.parse((await ratchet(['history', 'cli-greet-1', '--json', '--step', 'shout'], env)).stdout) as { type: string }[];
+    expect(shout.map((row) => row.type)).toEqual(['StepStarted', 'StepCompleted']);
+    const exported = JSON.parse((await ratchet(['export', 'cli-greet-1'], env)).stdout);
+    expect(exported).toMatchObject({ format: 'ratchet-history', version: 1, jobId: 'cli-greet-1' });
+    expect(exported.events).toHaveLength(6);
+
     const again = await ratchet(['start', 'greet', '--input', '{"name":"Bob"}', '--job-id', 'cli-greet-1'], env);
     expect(again.stdout.trim()).toBe('cli-greet-1 (existing job)');
   });

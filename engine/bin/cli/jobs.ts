@@ -1,5 +1,5 @@
 import { formatTimeline, timeline } from '@ratchet/engine';
-import { isFinished, type JobSummary } from '@ratchet/protocol';
+import { foldEvents, isFinished, type JobSummary } from '@ratchet/protocol';
 import { readWholeHistory } from '@ratchet/sdk';
 import type { EngineConnection } from './engine-connection.ts';
 
@@ -69,15 +69,42 @@ export async function showStatus(engine: EngineConnection, jobId: string, json: 
 }
 
 /** `ratchet history`: every event with seq, time, type, step, attempt and error. */
-export async function showHistory(engine: EngineConnection, jobId: string, json: boolean): Promise<number> {
+export async function showHistory(
+  engine: EngineConnection,
+  jobId: string,
+  json: boolean,
+  filter: { readonly step?: string; readonly type?: string } = {},
+): Promise<number> {
   const { events } = await readWholeHistory(engine, jobId);
-  const rows = timeline(jobId, events);
+  const all = timeline(jobId, events).map((row, i) => ({ row, event: events[i]?.event }));
+  const kept = all.filter(
+    ({ row }) => (filter.step === undefined || row.step === filter.step) && (filter.type === undefined || row.type === filter.type),
+  );
+  const rows = kept.map(({ row }) => row);
   if (json) {
-    const full = rows.map((row, i) => ({ ...row, event: events[i]?.event }));
+    const full = kept.map(({ row, event }) => ({ ...row, event }));
     process.stdout.write(`${JSON.stringify(full, null, 2)}\n`);
   } else {
     process.stdout.write(`${formatTimeline(rows)}\n`);
   }
+  return 0;
+}
+
+/** `ratchet state <jobId> [--at <seq>]`: the JobState folded up to an event (time travel). */
+export async function showState(engine: EngineConnection, jobId: string, at: number | undefined): Promise<number> {
+  const { events } = await readWholeHistory(engine, jobId);
+  const last = events.at(-1)?.seq ?? 0;
+  if (at !== undefined && (at < 1 || at > last)) throw new Error(`--at must be a seq from 1 to ${last}, got ${at}`);
+  const state = foldEvents(jobId, at === undefined ? events : events.filter((e) => e.seq <= at));
+  process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
+  return 0;
+}
+
+/** `ratchet export <jobId>`: the job's history as JSON (format: README, "Export"). */
+export async function exportJob(engine: EngineConnection, jobId: string): Promise<number> {
+  const { events } = await readWholeHistory(engine, jobId);
+  const exported = { format: 'ratchet-history', version: 1, jobId, events };
+  process.stdout.write(`${JSON.stringify(exported, (_key, value) => (typeof value === 'bigint' ? value.toString() : value), 2)}\n`);
   return 0;
 }
 
