@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { type Duration, toMs } from '@ratchet/protocol';
 import { runDev } from './cli/dev.ts';
 import { connectToEngine } from './cli/engine-connection.ts';
-import { controlBreaker, exportJob, showHistory, showState, showStatus, startJob } from './cli/jobs.ts';
+import { controlBreaker, exportJob, replayJob, showHistory, showState, showStatus, startJob } from './cli/jobs.ts';
 import { runEngine, runWorker } from './cli/servers.ts';
 
 const USAGE = `usage: ratchet <command> [options]
@@ -21,6 +21,8 @@ const USAGE = `usage: ratchet <command> [options]
   history <jobId> [--json] [--step <name>] [--type <EventType>]
   state <jobId> [--at <seq>]      the JobState folded up to an event (time travel)
   export <jobId>                  the job's history as JSON
+  replay <jobId> --workflows <module>
+                                  replay the job's history against the module's code, no side effects
   breaker list | breaker trip <name> [--for 1m] | breaker reset <name>
 
 Job commands talk to a running \`ratchet dev\` in --data-dir, or to NATS_URL when it is set.
@@ -96,6 +98,16 @@ async function main(argv: readonly string[]): Promise<number> {
           positionals[1],
           values.for === undefined ? undefined : toMs(values.for as Duration, '--for'),
         );
+      } finally {
+        await engine.close();
+      }
+    }
+    case 'replay': {
+      const target = need(positionals[0], 'a job id');
+      const workflows = need(values.workflows, '--workflows <module>');
+      const engine = await connectToEngine({ natsUrl, dataDir, prefix });
+      try {
+        return await replayJob(engine, target, workflows);
       } finally {
         await engine.close();
       }

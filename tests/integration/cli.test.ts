@@ -95,6 +95,10 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(exported).toMatchObject({ format: 'ratchet-history', version: 1, jobId: 'cli-greet-1' });
     expect(exported.events).toHaveLength(6);
 
+    const replayed = await ratchet(['replay', 'cli-greet-1', '--workflows', join(root, 'tests/fixtures/cli-workflows.ts')], env);
+    expect(replayed).toMatchObject({ code: 0 });
+    expect(replayed.stdout).toContain('deterministic: the code made all 2 recorded calls of job cli-greet-1');
+
     const again = await ratchet(['start', 'greet', '--input', '{"name":"Bob"}', '--job-id', 'cli-greet-1'], env);
     expect(again.stdout.trim()).toBe('cli-greet-1 (existing job)');
   });

@@ -23,6 +23,10 @@ import { StepRunner } from './step-runner.ts';
 /** How one delivery of a job ended. */
 export type RunOutcome =
   | { readonly kind: 'completed' | 'failed' | 'suspended' }
+  /** Replay only: the code made every call the log recorded, up to `position`. */
+  | { readonly kind: 'replayed'; readonly position: number }
+  /** Replay only: the code diverged from the log. */
+  | { readonly kind: 'diverged'; readonly error: NondeterminismError }
   /** The run stopped without finishing its work: fenced off, engine unreachable, or shutdown. */
   | { readonly kind: 'aborted'; readonly error: unknown };
 
@@ -38,6 +42,12 @@ export interface JobRunOptions {
   readonly maxInProcessWaitMs: number;
   /** Aborted when the worker shuts down. */
   readonly signal: AbortSignal;
+  /**
+   * Replay only, for debugging and deploy checks: recorded calls replay, and the run ends
+   * (`replayed`) at the first call the log does not have, or (`diverged`) at a nondeterminism;
+   * nothing is appended and no step runs.
+   */
+  readonly replayOnly?: boolean;
   /** Breakers steps may name. */
   readonly breakers?: ReadonlyMap<string, Breaker>;
   /** Resolves at the next turn of the event loop (shared by the worker's runs). @default setImmediate */
@@ -148,6 +158,10 @@ export class JobRun {
     }
     // A nondeterminism has already recorded the job's failure.
     if (this.#done || this.#nondeterminism) return;
+    if (this.#o.replayOnly) {
+      this.#finish({ kind: 'replayed', position: this.#position });
+      return;
+    }
     this.#appends.push(ending);
     try {
       await this.#appends.sync();
@@ -183,6 +197,12 @@ export class JobRun {
   #match(actual: DurableCall, accepts: (entry: JournalEntry) => boolean): { position: number; entry: JournalEntry | undefined } {
     const position = this.#position++;
     const entry = this.#o.state.journal[position];
+    if (this.#o.replayOnly && (entry === undefined || isOpen(entry) || !accepts(entry))) {
+      // Replaying, the log ends at a call it does not have or one it leaves open.
+      if (entry === undefined || (isOpen(entry) && accepts(entry))) this.#finish({ kind: 'replayed', position });
+      else this.#finish({ kind: 'diverged', error: new NondeterminismError(position, describeEntry(entry), actual) });
+      throw new Error('the replay has ended');
+    }
     if (entry !== undefined && !accepts(entry)) {
       const error = new NondeterminismError(position, describeEntry(entry), actual);
       if (!this.#nondeterminism) {
@@ -347,5 +367,21 @@ function describeEntry(entry: JournalEntry): DurableCall {
       return { kind: 'child', name: entry.workflow };
     case 'cancel':
       return { kind: 'cancel' };
+  }
+}
+
+/** A call the log shows still in progress: where a replay of the log ends. */
+function isOpen(entry: JournalEntry): boolean {
+  switch (entry.kind) {
+    case 'step':
+      return entry.status !== 'completed' && entry.status !== 'failed';
+    case 'sleep':
+      return !entry.fired;
+    case 'wait':
+      return !entry.ended;
+    case 'child':
+      return !entry.finished;
+    default:
+      return false;
   }
 }

@@ -1,7 +1,9 @@
 import { formatTimeline, timeline } from '@ratchet/engine';
 import { foldEvents, isFinished, type JobSummary } from '@ratchet/protocol';
 import { readWholeHistory } from '@ratchet/sdk';
+import { replayHistory } from '@ratchet/worker';
 import type { EngineConnection } from './engine-connection.ts';
+import { loadWorkflows } from './load-workflows.ts';
 
 /** `ratchet start`: starts a job by workflow name; with `wait`, prints its output when it finishes. */
 export async function startJob(
@@ -106,6 +108,34 @@ export async function exportJob(engine: EngineConnection, jobId: string): Promis
   const exported = { format: 'ratchet-history', version: 1, jobId, events };
   process.stdout.write(`${JSON.stringify(exported, (_key, value) => (typeof value === 'bigint' ? value.toString() : value), 2)}\n`);
   return 0;
+}
+
+/**
+ * `ratchet replay <jobId> --workflows <module>`: replays the job's history against the module's
+ * code, without side effects; exit 1 at a divergence.
+ */
+export async function replayJob(engine: EngineConnection, jobId: string, workflowsPath: string): Promise<number> {
+  const { events } = await readWholeHistory(engine, jobId);
+  const first = events[0]?.event;
+  if (first?.type !== 'JobStarted') throw new Error(`job ${jobId} has no history to replay`);
+  const { workflows } = await loadWorkflows(workflowsPath);
+  const workflow = workflows.find((w) => w.name === first.workflow);
+  if (!workflow)
+    throw new Error(`${workflowsPath} has no workflow "${first.workflow}" (it has: ${workflows.map((w) => w.name).join(', ')})`);
+  const report = await replayHistory(workflow, events, jobId);
+  if (report.deterministic) {
+    process.stdout.write(`deterministic: the code made all ${report.replayed} recorded calls of job ${jobId}\n`);
+    return 0;
+  }
+  const call = (c: { kind: string; name?: string }) => (c.name === undefined ? `${c.kind}()` : `${c.kind}("${c.name}")`);
+  process.stdout.write(
+    [
+      `nondeterministic at position ${report.position}:`,
+      `  recorded: ${call(report.expected)}`,
+      `  code:     ${call(report.actual)}${report.location ? `  at ${report.location}` : ''}`,
+    ].join('\n') + '\n',
+  );
+  return 1;
 }
 
 async function waitFinished(engine: EngineConnection, jobId: string): Promise<JobSummary> {
