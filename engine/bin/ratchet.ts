@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { type Duration, toMs } from '@ratchet/protocol';
 import { runDev } from './cli/dev.ts';
 import { connectToEngine } from './cli/engine-connection.ts';
-import { controlBreaker, exportJob, replayJob, showHistory, showState, showStatus, startJob } from './cli/jobs.ts';
+import { controlBreaker, exportJob, replayJob, showHistory, showState, showStatus, startJob, verifyJobs } from './cli/jobs.ts';
 import { runEngine, runWorker } from './cli/servers.ts';
 
 const USAGE = `usage: ratchet <command> [options]
@@ -21,6 +21,8 @@ const USAGE = `usage: ratchet <command> [options]
   history <jobId> [--json] [--step <name>] [--type <EventType>]
   state <jobId> [--at <seq>]      the JobState folded up to an event (time travel)
   export <jobId>                  the job's history as JSON
+  verify --workflows <module> [--workflow <name>] [--sample <n>]
+                                  deploy gate: replay running jobs against the module, list any that break
   replay <jobId> --workflows <module>
                                   replay the job's history against the module's code, no side effects
   breaker list | breaker trip <name> [--for 1m] | breaker reset <name>
@@ -47,6 +49,8 @@ async function main(argv: readonly string[]): Promise<number> {
       concurrency: { type: 'string' },
       for: { type: 'string' },
       at: { type: 'string' },
+      workflow: { type: 'string' },
+      sample: { type: 'string' },
       step: { type: 'string' },
       type: { type: 'string' },
       'ack-wait': { type: 'string' },
@@ -98,6 +102,18 @@ async function main(argv: readonly string[]): Promise<number> {
           positionals[1],
           values.for === undefined ? undefined : toMs(values.for as Duration, '--for'),
         );
+      } finally {
+        await engine.close();
+      }
+    }
+    case 'verify': {
+      const workflows = need(values.workflows, '--workflows <module>');
+      const engine = await connectToEngine({ natsUrl, dataDir, prefix });
+      try {
+        return await verifyJobs(engine, workflows, {
+          ...(values.workflow ? { workflow: values.workflow } : {}),
+          ...(values.sample ? { sample: positiveInteger(values.sample, '--sample') } : {}),
+        });
       } finally {
         await engine.close();
       }

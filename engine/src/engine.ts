@@ -178,6 +178,15 @@ export class Engine {
         return this.#breakers.acquire(command.name, checkedBreakerPolicy(command.policy));
       case 'ControlBreaker':
         return this.#breakers.operate(command);
+      case 'ListJobs': {
+        const jobIds = await this.#store.listJobIds({
+          status: command.status,
+          limit: Math.min(command.limit ?? 500, 5000),
+          ...(command.workflow === undefined ? {} : { workflow: command.workflow }),
+          ...(command.afterJobId === undefined ? {} : { afterJobId: command.afterJobId }),
+        });
+        return { jobIds };
+      }
       default:
         return assertNever(command, 'command');
     }

@@ -15,7 +15,18 @@ export type EngineCommand =
   | CancelJob
   | DescribeJob
   | AcquireBreaker
-  | ControlBreaker;
+  | ControlBreaker
+  | ListJobs;
+
+/** Ids of jobs in a status (of a workflow), a page at a time. */
+export interface ListJobs {
+  readonly type: 'ListJobs';
+  readonly status: JobStatus;
+  readonly workflow?: string;
+  readonly afterJobId?: string;
+  /** @default 500 */
+  readonly limit?: number;
+}
 
 /** May a call guarded by breaker `name` run now? The worker sends the policy it was defined with. */
 export interface AcquireBreaker {
@@ -214,6 +225,7 @@ export interface CommandReplies {
   readonly DescribeJob: JobState;
   readonly AcquireBreaker: BreakerAdmission;
   readonly ControlBreaker: readonly BreakerSummary[];
+  readonly ListJobs: { readonly jobIds: readonly string[] };
 }
 
 /** Every reply is an envelope: a value, or a failure as data. */

@@ -26,6 +26,7 @@ export type {
   GetJob,
   JobRow,
   JobSummary,
+  ListJobs,
   OnExisting,
   ReadHistory,
   ReadHistoryReply,

@@ -39,6 +39,7 @@ const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
   DescribeJob: { jobId: 'jobId' },
   AcquireBreaker: { name: 'text', policy: 'object' },
   ControlBreaker: { op: 'text', name: 'text?', forMs: 'count?' },
+  ListJobs: { status: 'text', workflow: 'text?', afterJobId: 'text?', limit: 'count?' },
 };
 
 const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {

@@ -33,6 +33,8 @@ export interface EventStore {
   nextTimerAt(): Promise<number | undefined>;
   /** Running jobs that wait on no timer: those to dispatch again when an engine starts. */
   listRunnableJobs(limit: number): Promise<readonly { jobId: string; epoch: number }[]>;
+  /** Ids of jobs in `status` (of `workflow`, when given), oldest first, after `afterJobId` (paging). */
+  listJobIds(options: { status: JobRow['status']; workflow?: string; afterJobId?: string; limit: number }): Promise<readonly string[]>;
   /** Appends transitions to a breaker's own stream, after its last. */
   appendBreakerEvents(name: string, events: readonly BreakerEvent[], recordedAt: number): Promise<void>;
   /** Every breaker's stream, oldest first. */

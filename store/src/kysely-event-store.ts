@@ -231,6 +231,23 @@ export class KyselyEventStore implements EventStore {
     return rows[0]?.at ?? undefined;
   }
 
+  async listJobIds(options: {
+    status: JobRow['status'];
+    workflow?: string;
+    afterJobId?: string;
+    limit: number;
+  }): Promise<readonly string[]> {
+    const { jobs } = this.#tables;
+    const { rows } = await sql<{ job_id: string }>`
+      select job_id from ${jobs}
+      where status = ${options.status}
+        and (${options.workflow ?? null}::text is null or workflow = ${options.workflow ?? null}::text)
+        and job_id > ${options.afterJobId ?? ''}
+      order by job_id
+      limit ${options.limit}::int4`.execute(this.#db);
+    return rows.map((row) => row.job_id);
+  }
+
   async listRunnableJobs(limit: number): Promise<readonly { jobId: string; epoch: number }[]> {
     const { jobs, timers } = this.#tables;
     const { rows } = await sql<{ job_id: string; epoch: number }>`

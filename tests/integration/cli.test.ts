@@ -103,6 +103,24 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(again.stdout.trim()).toBe('cli-greet-1 (existing job)');
   });
 
+  it('verifies running jobs against new code before a deploy', async () => {
+    const parked = await ratchet(['start', 'waiter', '--input', '{}', '--job-id', 'cli-waiter-1'], env);
+    expect(parked.code).toBe(0);
+    // Wait until it parks on its sleep.
+    for (let i = 0; i < 40 && !(await ratchet(['history', 'cli-waiter-1'], env)).stdout.includes('TimerStarted'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const same = await ratchet(['verify', '--workflows', join(root, 'tests/fixtures/cli-workflows.ts')], env);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(/1 running job replayed in .*: all deterministic/);
+    const changed = await ratchet(['verify', '--workflows', join(root, 'tests/fixtures/cli-workflows-changed.ts')], env);
+    expect(changed.code).toBe(1);
+    expect(changed.stdout).toContain(
+      'would break: cli-waiter-1: at position 0 the log has step("prepare") but the code calls step("announce")',
+    );
+    expect(changed.stdout).toContain('1 would break');
+  });
+
   it('lets an operator trip, list and reset a breaker', async () => {
     const tripped = await ratchet(['breaker', 'trip', 'payments', '--for', '10m'], env);
     expect(tripped.code).toBe(0);
@@ -119,7 +137,7 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(badJson.stderr).toContain('--input is not valid JSON');
     const unknown = await ratchet(['start', 'no-such-workflow', '--input', '{}'], env);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('UnknownWorkflowError: no running worker has workflow "no-such-workflow" (known: greet)');
+    expect(unknown.stderr).toContain('UnknownWorkflowError: no running worker has workflow "no-such-workflow" (known: greet, waiter)');
     const missing = await ratchet(['status', 'no-such-job'], env);
     expect(missing.stderr).toContain('JobNotFoundError: no job no-such-job');
     const usage = await ratchet(['frobnicate'], env);

@@ -138,6 +138,61 @@ export async function replayJob(engine: EngineConnection, jobId: string, workflo
   return 1;
 }
 
+/**
+ * `ratchet verify --workflows <module> [--workflow <name>] [--sample <n>]`: the deploy gate.
+ * Replays every running job (or the first n) against the module's code and lists each one the
+ * new code would break; exit 1 if any would.
+ */
+export async function verifyJobs(
+  engine: EngineConnection,
+  workflowsPath: string,
+  options: { workflow?: string; sample?: number },
+): Promise<number> {
+  const { workflows } = await loadWorkflows(workflowsPath);
+  const byName = new Map(workflows.map((w) => [w.name, w]));
+  const started = performance.now();
+  const broken: string[] = [];
+  let checked = 0;
+  let after: string | undefined;
+  const check = async (jobId: string): Promise<string | undefined> => {
+    const { events } = await readWholeHistory(engine, jobId);
+    const first = events[0]?.event;
+    if (first?.type !== 'JobStarted') return undefined;
+    const workflow = byName.get(first.workflow);
+    if (!workflow) return `${jobId}: the module has no workflow "${first.workflow}"`;
+    const report = await replayHistory(workflow, events, jobId);
+    if (report.deterministic) return undefined;
+    const call = (c: { kind: string; name?: string }) => (c.name === undefined ? `${c.kind}()` : `${c.kind}("${c.name}")`);
+    return `${jobId}: at position ${report.position} the log has ${call(report.expected)} but the code calls ${call(report.actual)}${report.location ? ` (${report.location})` : ''}`;
+  };
+  pages: for (;;) {
+    const { jobIds } = await engine.send({
+      type: 'ListJobs',
+      status: 'running',
+      limit: 500,
+      ...(options.workflow ? { workflow: options.workflow } : {}),
+      ...(after ? { afterJobId: after } : {}),
+    });
+    if (jobIds.length === 0) break;
+    // A few at a time: each is a history read and a replay.
+    for (let i = 0; i < jobIds.length; i += 16) {
+      const batch = jobIds.slice(i, i + 16);
+      for (const problem of await Promise.all(batch.map(check))) if (problem) broken.push(problem);
+      checked += batch.length;
+      if (options.sample !== undefined && checked >= options.sample) break pages;
+    }
+    after = jobIds.at(-1);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  for (const problem of broken) process.stdout.write(`would break: ${problem}\n`);
+  process.stdout.write(
+    `${checked} running job${checked === 1 ? '' : 's'} replayed in ${seconds.toFixed(2)} s (${Math.round(checked / Math.max(seconds, 0.001))}/s): ${
+      broken.length === 0 ? 'all deterministic' : `${broken.length} would break`
+    }\n`,
+  );
+  return broken.length === 0 ? 0 : 1;
+}
+
 async function waitFinished(engine: EngineConnection, jobId: string): Promise<JobSummary> {
   for (;;) {
     const job = await engine.send({ type: 'GetJob', jobId });
