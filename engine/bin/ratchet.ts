@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { type Duration, toMs } from '@ratchet/protocol';
 import { runDev } from './cli/dev.ts';
-import { connectToEngine } from './cli/engine-connection.ts';
+import { connectToEngine, type EngineConnection } from './cli/engine-connection.ts';
 import { controlBreaker, exportJob, replayJob, showHistory, showState, showStatus, startJob, verifyJobs } from './cli/jobs.ts';
 import { runEngine, runWorker } from './cli/servers.ts';
 
@@ -66,6 +66,15 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!value) throw new UsageError(`ratchet ${command} needs ${what}`);
     return value;
   };
+  /** Runs a job command on a connection to the engine, closing it after. */
+  const withEngine = async (work: (engine: EngineConnection) => Promise<number>): Promise<number> => {
+    const engine = await connectToEngine({ natsUrl, dataDir, prefix });
+    try {
+      return await work(engine);
+    } finally {
+      await engine.close();
+    }
+  };
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
@@ -94,39 +103,21 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     case 'breaker': {
       const op = need(positionals[0], 'list, trip or reset');
-      const engine = await connectToEngine({ natsUrl, dataDir, prefix });
-      try {
-        return await controlBreaker(
-          engine,
-          op,
-          positionals[1],
-          values.for === undefined ? undefined : toMs(values.for as Duration, '--for'),
-        );
-      } finally {
-        await engine.close();
-      }
+      const forMs = values.for === undefined ? undefined : toMs(values.for as Duration, '--for');
+      return withEngine((engine) => controlBreaker(engine, op, positionals[1], forMs));
     }
     case 'verify': {
       const workflows = need(values.workflows, '--workflows <module>');
-      const engine = await connectToEngine({ natsUrl, dataDir, prefix });
-      try {
-        return await verifyJobs(engine, workflows, {
-          ...(values.workflow ? { workflow: values.workflow } : {}),
-          ...(values.sample ? { sample: positiveInteger(values.sample, '--sample') } : {}),
-        });
-      } finally {
-        await engine.close();
-      }
+      const options = {
+        ...(values.workflow ? { workflow: values.workflow } : {}),
+        ...(values.sample ? { sample: positiveInteger(values.sample, '--sample') } : {}),
+      };
+      return withEngine((engine) => verifyJobs(engine, workflows, options));
     }
     case 'replay': {
       const target = need(positionals[0], 'a job id');
       const workflows = need(values.workflows, '--workflows <module>');
-      const engine = await connectToEngine({ natsUrl, dataDir, prefix });
-      try {
-        return await replayJob(engine, target, workflows);
-      } finally {
-        await engine.close();
-      }
+      return withEngine((engine) => replayJob(engine, target, workflows));
     }
     case 'start':
     case 'status':
@@ -134,21 +125,17 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'export':
     case 'history': {
       const target = need(positionals[0], command === 'start' ? 'a workflow name' : 'a job id');
-      const engine = await connectToEngine({ natsUrl, dataDir, prefix });
-      try {
+      return withEngine((engine) => {
         if (command === 'start')
-          return await startJob(engine, { workflow: target, input: values.input, jobId: values['job-id'], wait: values.wait });
-        if (command === 'status') return await showStatus(engine, target, values.json);
-        if (command === 'state')
-          return await showState(engine, target, values.at === undefined ? undefined : positiveInteger(values.at, '--at'));
-        if (command === 'export') return await exportJob(engine, target);
-        return await showHistory(engine, target, values.json, {
+          return startJob(engine, { workflow: target, input: values.input, jobId: values['job-id'], wait: values.wait });
+        if (command === 'status') return showStatus(engine, target, values.json);
+        if (command === 'state') return showState(engine, target, values.at === undefined ? undefined : positiveInteger(values.at, '--at'));
+        if (command === 'export') return exportJob(engine, target);
+        return showHistory(engine, target, values.json, {
           ...(values.step === undefined ? {} : { step: values.step }),
           ...(values.type === undefined ? {} : { type: values.type }),
         });
-      } finally {
-        await engine.close();
-      }
+      });
     }
     default:
       throw new UsageError(`unknown command "${command}"`);
