@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { type Duration, toMs } from '@ratchet/protocol';
 import { runDev } from './cli/dev.ts';
-import { connectToEngine, type EngineConnection } from './cli/engine-connection.ts';
+import { connectToEngine, DEFAULT_NATS_URL, type EngineConnection } from './cli/engine-connection.ts';
 import { controlBreaker, exportJob, replayJob, showHistory, showState, showStatus, startJob, verifyJobs } from './cli/jobs.ts';
 import { runEngine, runWorker } from './cli/servers.ts';
 
@@ -86,7 +86,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'engine':
       await runEngine({
         databaseUrl: need(env.DATABASE_URL, 'DATABASE_URL'),
-        natsUrl: natsUrl ?? 'nats://127.0.0.1:4222',
+        natsUrl: natsUrl ?? DEFAULT_NATS_URL,
         prefix,
         logLevel,
       });
@@ -94,7 +94,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'worker':
       await runWorker({
         workflows: need(values.workflows, '--workflows <module>'),
-        natsUrl: natsUrl ?? 'nats://127.0.0.1:4222',
+        natsUrl: natsUrl ?? DEFAULT_NATS_URL,
         prefix,
         logLevel,
         ...(values.concurrency ? { concurrency: positiveInteger(values.concurrency, '--concurrency') } : {}),

@@ -22,6 +22,9 @@ export interface DevEndpoint {
 
 export const DEV_ENDPOINT_FILE = 'dev.json';
 
+/** Where the server commands and the job commands look for NATS when NATS_URL is not set. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
 /**
  * Without a NATS URL: connects to a running `ratchet dev` (found through `<dataDir>/dev.json`),
  * or, when none runs, opens its log in `<dataDir>` directly (a job started that way runs when
@@ -38,7 +41,7 @@ export async function connectToEngine(options: {
     const pgdata = join(options.dataDir, 'pgdata');
     if (existsSync(pgdata)) return localConnection(pgdata);
   }
-  const transport = await NatsTransport.connect({ servers: options.natsUrl ?? 'nats://127.0.0.1:4222', name: 'ratchet-cli' });
+  const transport = await NatsTransport.connect({ servers: options.natsUrl ?? DEFAULT_NATS_URL, name: 'ratchet-cli' });
   const engine = new EngineClient({ transport, subjects: subjectsFor(options.prefix) });
   return { send: (command) => engine.send(command), close: () => transport.close() };
 }
