@@ -14,7 +14,7 @@ export interface BenchOptions {
   readonly runs: number;
   readonly selected: ReadonlySet<Selection>;
   readonly stacks: readonly StackKind[];
-  /** `--ack-wait` of the W4 worker processes: how soon a dead worker's task is redelivered. @default 1000 */
+  /** `--ack-wait` of the W4 worker processes: how soon a dead worker's task is redelivered. @default 600 (the worker's default) */
   readonly ackWaitMs: number;
   /** Where the JSON goes; rows not run this time are kept from the file already there. */
   readonly out: string;
@@ -27,7 +27,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --scaling           add the scaling curve: W1 with 1/2/4 worker and 1/2 engine processes, and W1 at 10x the jobs
   --memory            add the memory check: a worker process whose 10,000 jobs are parked on sleeps
   --stacks <list>     postgres+nats,pglite+memory (default both; W4 and the process modes need postgres+nats)
-  --ack-wait <ms>     ack wait of the W4 worker processes (default 1000)
+  --ack-wait <ms>     ack wait of the W4 worker processes (default 600, the worker's default)
   --out <file>        JSON results (default tests/bench/results/latest.json)
 
 Servers: DATABASE_URL / NATS_URL, else 127.0.0.1:5432 and :4222, else its own postgres and nats-server
@@ -43,7 +43,7 @@ export function parseOptions(argv: readonly string[], root: string): BenchOption
       scaling: { type: 'boolean', default: false },
       memory: { type: 'boolean', default: false },
       stacks: { type: 'string' },
-      'ack-wait': { type: 'string', default: '1000' },
+      'ack-wait': { type: 'string', default: '600' },
       out: { type: 'string', default: join(root, 'tests/bench/results/latest.json') },
       help: { type: 'boolean', short: 'h', default: false },
     },

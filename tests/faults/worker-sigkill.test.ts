@@ -18,8 +18,6 @@ function spawnWorker(stack: Stack, name: string): ChildProcess {
       'worker',
       '--workflows',
       join(root, 'tests/fixtures/side-effect-workflows.ts'),
-      '--ack-wait',
-      '1000',
     ],
     { env: { ...process.env, ...stack.env, RATCHET_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] },
   ).once('error', (error) => {
@@ -74,7 +72,7 @@ describe('a worker process killed mid-step (postgres+nats)', () => {
     const lost = history.map((e) => e.event).find((e): e is StepFailed => e.type === 'StepFailed');
     expect(lost).toMatchObject({ stepId: 3, attempt: 1, final: false, failure: { name: 'WorkerLostError' } });
     // Fast failover: the other worker took the job over within a second of the kill (the task's
-    // ack wait, 600 ms here, is the heartbeat deadline).
+    // ack wait, the worker default of 600 ms, is the heartbeat deadline).
     const claimed = history.find((e) => e.event.type === 'JobClaimed');
     expect(claimed).toBeDefined();
     expect((claimed?.recordedAt ?? 0) - killedAt).toBeLessThan(1000);

@@ -32,7 +32,9 @@ export interface WorkerOptions {
   readonly concurrency?: number;
   /**
    * How long a task may go without a heartbeat before it is delivered to another worker.
-   * The worker heartbeats at a third of it. @default 5000
+   * The worker heartbeats at a third of it. The default makes a dead worker's jobs resume
+   * elsewhere within about a second (nats-server redelivers between one and two ack waits).
+   * @default 600
    */
   readonly ackWaitMs?: number;
   /** Retry waits up to this long stay in the worker; longer ones go through durable timers. @default 2000 */
@@ -113,7 +115,7 @@ export class Worker {
     this.name = options.name ?? `${hostname()}-${process.pid}`;
     this.#logger = (options.logger ?? pino()).child({ worker: this.name });
     this.#concurrency = options.concurrency ?? 64;
-    this.#ackWaitMs = options.ackWaitMs ?? 5000;
+    this.#ackWaitMs = options.ackWaitMs ?? 600;
     this.#maxInProcessWaitMs = options.maxInProcessWaitMs ?? 2000;
     this.#shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
     this.#clock = options.clock ?? Date.now;
