@@ -38,6 +38,11 @@ export interface EngineOptions {
    * (`HistoryWarned`). @default 50000
    */
   readonly historyLimit?: number;
+  /**
+   * A job's folded state is stored as a snapshot each time its log passes another this many
+   * events, so a cold load reads the snapshot and the tail. @default 1000
+   */
+  readonly snapshotEvery?: number;
   /** Told of every committed append, in commit order per job (for live views such as `ratchet dev`). */
   readonly observer?: (change: JobChange) => void;
 }

@@ -26,12 +26,13 @@ import { BreakerBoard, checkedBreakerPolicy } from './breaker-board.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { EngineOptions, JobChange } from './engine-options.ts';
 import { GroupCommit } from './group-commit.ts';
-import { historyPage } from './history-page.ts';
+import { HISTORY_PAGE_BYTES, historyPage } from './history-page.ts';
 import { JobCache } from './job-cache.ts';
 import { expectRunning, isHeld, needsWake } from './job-conditions.ts';
 import { JobControl } from './job-control.ts';
 import { JobWriter, summarize, type Written } from './job-writer.ts';
 import { Refusal } from './refusal.ts';
+import { SnapshotTaker } from './snapshot-taker.ts';
 import { takeOver } from './take-over.ts';
 import { TimerLoop } from './timer-loop.ts';
 import { WorkerAppends } from './worker-appends.ts';
@@ -82,6 +83,7 @@ export class Engine {
       commit: this.#commit,
       cache: new JobCache(options.cacheSize ?? 10_000),
       clock: this.#clock,
+      snapshots: new SnapshotTaker({ store: this.#store, every: snapshotEvery(options.snapshotEvery), logger: this.#logger }),
     });
     this.#timers = new TimerLoop({
       store: this.#store,
@@ -158,6 +160,12 @@ export class Engine {
       case 'AppendEvents':
         return this.#appends.append(command);
       case 'ReadHistory': {
+        if (command.asState === true && command.afterSeq === 0) {
+          const state = await this.#existing(command.jobId);
+          const reply = { job: summarize(state), state, events: [] };
+          // A state too large for one reply goes as pages of events, which the reader follows.
+          if (encode(reply).byteLength <= HISTORY_PAGE_BYTES) return reply;
+        }
         const { state, events } = await this.#writer.history(command.jobId, command.afterSeq);
         if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${command.jobId}`);
         return historyPage(summarize(state), events);
@@ -390,4 +398,9 @@ export class Engine {
       this.#logger.warn({ err: error }, 'ignored a malformed worker announcement');
     }
   }
+}
+
+function snapshotEvery(every = 1000): number {
+  if (!Number.isInteger(every) || every < 1) throw new RangeError(`snapshotEvery must be a whole number of events >= 1, got ${every}`);
+  return every;
 }

@@ -1,7 +1,7 @@
 import { encode, type JobSummary, type ReadHistoryReply, type RecordedEvent } from '@ratchet/protocol';
 
 /** A history reply stays under this size; the reader asks for the rest. */
-const HISTORY_PAGE_BYTES = 512 * 1024;
+export const HISTORY_PAGE_BYTES = 512 * 1024;
 
 /** As many events as fit one reply (at least one), saying whether more follow. */
 export function historyPage(job: JobSummary, events: readonly RecordedEvent[]): ReadHistoryReply {

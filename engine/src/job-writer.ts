@@ -14,6 +14,7 @@ import type { GroupCommit } from './group-commit.ts';
 import type { JobCache } from './job-cache.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { Refusal } from './refusal.ts';
+import type { SnapshotTaker } from './snapshot-taker.ts';
 
 /** What an append changed: the state before and after, and the events as recorded. */
 export interface Written {
@@ -32,13 +33,15 @@ export class JobWriter {
   readonly #commit: GroupCommit;
   readonly #cache: JobCache;
   readonly #clock: () => number;
+  readonly #snapshots: SnapshotTaker;
   readonly #locks = new KeyedMutex();
 
-  constructor(options: { store: EventStore; commit: GroupCommit; cache: JobCache; clock: () => number }) {
+  constructor(options: { store: EventStore; commit: GroupCommit; cache: JobCache; clock: () => number; snapshots: SnapshotTaker }) {
     this.#store = options.store;
     this.#commit = options.commit;
     this.#cache = options.cache;
     this.#clock = options.clock;
+    this.#snapshots = options.snapshots;
   }
 
   /**
@@ -77,6 +80,7 @@ export class JobWriter {
         });
         if (result.ok) {
           this.#cache.set(jobId, after);
+          this.#snapshots.committed(before, after);
           return { before, after, events };
         }
         this.#cache.delete(jobId);
@@ -126,6 +130,7 @@ export class JobWriter {
           if (endResult?.ok && startResult?.ok) {
             this.#cache.set(jobId, after);
             this.#cache.set(successorId, successor);
+            this.#snapshots.committed(before, after);
             return { ended: { before, after, events }, successor: { before: empty, after: successor, events: [first] } };
           }
           this.#cache.delete(jobId);
@@ -162,9 +167,15 @@ export class JobWriter {
   async #load(jobId: string, fresh: boolean): Promise<JobState> {
     const cached = this.#cache.get(jobId);
     if (cached && !fresh) return cached;
-    const tail = await this.#store.read(jobId, cached?.lastSeq ?? 0);
-    if (cached && tail.length === 0) return cached;
-    const state = foldEvents(jobId, tail, cached);
+    let state: JobState;
+    if (cached) {
+      const tail = await this.#store.read(jobId, cached.lastSeq);
+      if (tail.length === 0) return cached;
+      state = foldEvents(jobId, tail, cached);
+    } else {
+      const { snapshot, events } = await this.#store.readLatest(jobId);
+      state = foldEvents(jobId, events, snapshot);
+    }
     if (state.status !== 'new') this.#cache.set(jobId, state);
     return state;
   }

@@ -96,6 +96,12 @@ export interface ReadHistory {
   readonly type: 'ReadHistory';
   readonly jobId: string;
   readonly afterSeq: number;
+  /**
+   * With `afterSeq` 0: the reader wants the job's state, not its events. The engine answers
+   * with the folded `state` (from its cache, or a stored snapshot plus the tail) when it fits in
+   * one reply, and with the events otherwise.
+   */
+  readonly asState?: boolean;
 }
 
 export interface GetJob {
@@ -202,6 +208,8 @@ export interface AppendEventsReply {
 
 export interface ReadHistoryReply {
   readonly job: JobSummary;
+  /** Given for an `asState` read: the job's whole fold (then `events` is empty). */
+  readonly state?: JobState;
   readonly events: readonly RecordedEvent[];
   /** The reply stopped short to stay within a message's size: read on from the last seq. */
   readonly more?: boolean;

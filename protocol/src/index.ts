@@ -83,6 +83,7 @@ export {
   foldEvents,
   IllegalTransitionError,
   isFinished,
+  JOB_STATE_FORMAT,
   type JobState,
   type JobStatus,
   type SignalState,

@@ -60,6 +60,13 @@ export interface JobState {
   readonly continuedAs?: string;
 }
 
+/**
+ * The shape of the fold's output. Stored snapshots of JobState carry it; bump it whenever the
+ * fold changes what it produces, so snapshots folded by older code are ignored (the log is
+ * still there to fold again).
+ */
+export const JOB_STATE_FORMAT = 1;
+
 /** An event that cannot follow the log it is applied to; the message says why. */
 export class IllegalTransitionError extends Error {
   override readonly name = 'IllegalTransitionError';

@@ -30,7 +30,7 @@ const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
     timeoutMs: 'count?',
   },
   AppendEvents: { jobId: 'jobId', expectedSeq: 'count', epoch: 'count', events: 'array' },
-  ReadHistory: { jobId: 'jobId', afterSeq: 'count' },
+  ReadHistory: { jobId: 'jobId', afterSeq: 'count', asState: 'boolean?' },
   GetJob: { jobId: 'jobId' },
   ClaimJob: { jobId: 'jobId', epoch: 'count', worker: 'text' },
   ReleaseJob: { jobId: 'jobId', epoch: 'count', worker: 'text', reason: 'text' },

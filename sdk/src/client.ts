@@ -2,7 +2,6 @@ import {
   assertStorable,
   createIdFactory,
   type Duration,
-  decode,
   type IdFactory,
   isFinished,
   type JobState,

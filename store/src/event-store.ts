@@ -1,4 +1,4 @@
-import type { BreakerEvent, JobEvent, JobRow, RecordedEvent, TimerState } from '@ratchet/protocol';
+import type { BreakerEvent, JobEvent, JobRow, JobState, RecordedEvent, TimerState } from '@ratchet/protocol';
 
 /**
  * The log and its projections. The engine is its only writer. Implementations:
@@ -17,6 +17,13 @@ export interface EventStore {
   append(requests: readonly AppendRequest[]): Promise<readonly AppendResult[]>;
   /** Events of `jobId` with seq > `afterSeq`, in order (empty for an unknown job). */
   read(jobId: string, afterSeq?: number): Promise<readonly RecordedEvent[]>;
+  /**
+   * The job's latest snapshot of JobState (if one of the current `JOB_STATE_FORMAT` is stored)
+   * and the events after it, in one read: folding `events` onto `snapshot` gives the state.
+   */
+  readLatest(jobId: string): Promise<LatestRead>;
+  /** Stores `state` as the job's snapshot unless a later one is there. Not part of any append. */
+  writeSnapshot(state: JobState): Promise<void>;
   /** The `jobs` projection row, or undefined. */
   getJob(jobId: string): Promise<JobRow | undefined>;
   /**
@@ -59,6 +66,12 @@ export interface AppendRequest {
   readonly requires?: string;
   /** Timers the events start, and timer ids they fire or cancel. */
   readonly timers: { readonly added: readonly TimerState[]; readonly removed: readonly string[] };
+}
+
+/** A snapshot and the events after it (all events when there is no snapshot). */
+export interface LatestRead {
+  readonly snapshot?: JobState;
+  readonly events: readonly RecordedEvent[];
 }
 
 export type AppendResult =

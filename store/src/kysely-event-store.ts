@@ -1,7 +1,16 @@
-import { type BreakerEvent, decode, encode, type JobEvent, type JobStatus, type RecordedEvent } from '@ratchet/protocol';
+import {
+  type BreakerEvent,
+  decode,
+  encode,
+  JOB_STATE_FORMAT,
+  type JobEvent,
+  type JobState,
+  type JobStatus,
+  type RecordedEvent,
+} from '@ratchet/protocol';
 import { CompiledQuery, type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from './database.ts';
-import type { AppendRequest, AppendResult, DueTimer, EventStore, JobRow } from './event-store.ts';
+import type { AppendRequest, AppendResult, DueTimer, EventStore, JobRow, LatestRead } from './event-store.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { planAppend } from './plan-append.ts';
 
@@ -24,7 +33,12 @@ export class KyselyEventStore implements EventStore {
   readonly #db: Kysely<Database>;
   readonly #schema: string;
   readonly #release: () => Promise<void>;
-  readonly #tables: { readonly jobEvents: RawBuilder<unknown>; readonly jobs: RawBuilder<unknown>; readonly timers: RawBuilder<unknown> };
+  readonly #tables: {
+    readonly jobEvents: RawBuilder<unknown>;
+    readonly jobs: RawBuilder<unknown>;
+    readonly timers: RawBuilder<unknown>;
+    readonly snapshots: RawBuilder<unknown>;
+  };
   #closed: Promise<void> | undefined;
   /** Compiled append statements by batch shape. */
   readonly #appendTexts = new Map<string, string>();
@@ -37,6 +51,7 @@ export class KyselyEventStore implements EventStore {
       jobEvents: sql.id(options.schema, 'job_events'),
       jobs: sql.id(options.schema, 'jobs'),
       timers: sql.id(options.schema, 'timers'),
+      snapshots: sql.id(options.schema, 'job_snapshots'),
     };
   }
 
@@ -171,6 +186,38 @@ export class KyselyEventStore implements EventStore {
       select seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${this.#tables.jobEvents}
       where job_id = ${jobId} and seq > ${afterSeq}::int4 order by seq`.execute(this.#db);
     return rows.map((row) => ({ seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as JobEvent }));
+  }
+
+  /**
+   * One statement: the job's snapshot (of the current fold format) and the events after it.
+   * The snapshot row comes first, marked by seq 0 in `kind` order.
+   */
+  async readLatest(jobId: string): Promise<LatestRead> {
+    const { jobEvents, snapshots } = this.#tables;
+    const { rows } = await sql<{ kind: number; seq: number; data: Uint8Array; recorded_at: number }>`
+      with snap as (select seq, state from ${snapshots} where job_id = ${jobId} and format = ${JOB_STATE_FORMAT}::int4)
+      select 0 as kind, seq, state as data, 0::int8 as recorded_at from snap
+      union all
+      select 1 as kind, seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${jobEvents}
+      where job_id = ${jobId} and seq > coalesce((select seq from snap), 0)
+      order by kind, seq`.execute(this.#db);
+    const first = rows[0];
+    const snapshot = first?.kind === 0 ? (decode(first.data) as JobState) : undefined;
+    const events = (snapshot ? rows.slice(1) : rows).map((row) => ({
+      seq: row.seq,
+      recordedAt: Number(row.recorded_at),
+      event: decode(row.data) as JobEvent,
+    }));
+    return snapshot ? { snapshot, events } : { events };
+  }
+
+  async writeSnapshot(state: JobState): Promise<void> {
+    // Snapshots may land out of order; only a later one replaces what is there.
+    await sql`
+      insert into ${this.#tables.snapshots} as s (job_id, seq, format, state)
+      values (${state.jobId}, ${state.lastSeq}::int4, ${JOB_STATE_FORMAT}::int4, ${encode(state)})
+      on conflict (job_id) do update set seq = excluded.seq, format = excluded.format, state = excluded.state
+      where s.seq < excluded.seq or s.format <> excluded.format`.execute(this.#db);
   }
 
   async getJob(jobId: string): Promise<JobRow | undefined> {

@@ -106,5 +106,19 @@ function migrations(schema: string): Record<string, Migration> {
         );
       },
     },
+    '0006_job_snapshots': {
+      async up(db: Kysely<unknown>) {
+        // The latest snapshot of each job's JobState: a cache of the fold (the log stays the
+        // truth), so loading a long job reads the snapshot and the events after it.
+        await db.schema
+          .withSchema(schema)
+          .createTable('job_snapshots')
+          .addColumn('job_id', 'text', (c) => c.primaryKey())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('format', 'integer', (c) => c.notNull())
+          .addColumn('state', 'bytea', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }

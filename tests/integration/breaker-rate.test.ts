@@ -43,9 +43,9 @@ describe.each(STACK_KINDS)('a failure-rate breaker on %s', (kind) => {
     expect(await opened()).toEqual([]);
     // The seventh call fails: 4 of 7 is more than half, across both workers' calls.
     await expect(run(true)).resolves.toBe('failed');
-    await expect.poll(async () => (await opened()).map((e) => e.event), { timeout: 5_000 }).toEqual([
-      expect.objectContaining({ type: 'BreakerOpened', reason: '4 of the last 7 calls failed' }),
-    ]);
+    await expect
+      .poll(async () => (await opened()).map((e) => e.event), { timeout: 5_000 })
+      .toEqual([expect.objectContaining({ type: 'BreakerOpened', reason: '4 of the last 7 calls failed' })]);
     // Open: the step fails fast and the dependency is not called.
     await expect(run(false)).resolves.toBe('breaker open');
     expect(calls).toEqual([false, true, false, true, false, true, true]);

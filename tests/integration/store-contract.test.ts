@@ -18,7 +18,7 @@ import {
   type TimerStarted,
   type ValueRecorded,
 } from '@ratchet/protocol';
-import { type AppendRequest, createEventStore, type EventStore, type JobRow, PgliteEventStore, PostgresEventStore } from '@ratchet/store';
+import { type AppendRequest, createEventStore, type EventStore, PgliteEventStore, PostgresEventStore } from '@ratchet/store';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type TestDatabase, testDatabase } from '../harness/index.ts';
@@ -213,6 +213,25 @@ describe.each([postgresBackend, pgliteBackend])('the $name event store', (backen
     expect(tail.map((e) => e.event)).toEqual([stepCompleted(0, T0 + 2), stepStarted(1, T0 + 3)]);
     expect(await store.read('job-1', 4)).toEqual([]);
     expect(await store.read('job-1', 0)).toHaveLength(4);
+  });
+
+  it('reads the latest snapshot and only the events after it; an older snapshot never replaces a newer one', async () => {
+    const store = await backend.open();
+    const a = start('job-1');
+    const b = extend(a.next, [stepStarted(0, T0 + 1), stepCompleted(0, T0 + 2, { big: 'x'.repeat(100) })], T0 + 2);
+    const c = extend(b.next, [stepStarted(1, T0 + 3), stepCompleted(1, T0 + 4)], T0 + 4);
+    await commit(store, a.request, b.request, c.request);
+    expect(await store.readLatest('job-1')).toEqual({ events: await store.read('job-1') });
+    expect(await store.readLatest('nobody')).toEqual({ events: [] });
+
+    await store.writeSnapshot(c.next);
+    await store.writeSnapshot(b.next); // late and older: ignored
+    const d = extend(c.next, [completed(T0 + 5)], T0 + 5);
+    await commit(store, d.request);
+    const latest = await store.readLatest('job-1');
+    expect(latest.snapshot).toEqual(c.next);
+    expect(latest.events.map((e) => e.seq)).toEqual([6]);
+    expect(foldEvents('job-1', latest.events, latest.snapshot)).toEqual(d.next);
   });
 
   it('lets a stale writer lose without writing anything', async () => {

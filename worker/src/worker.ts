@@ -299,8 +299,12 @@ export class Worker {
         // The cache disagrees with the log (it should not): trust the log.
       }
     }
-    const history = await this.#engine.readHistory(task.jobId);
-    return foldEvents(task.jobId, history.events);
+    // The engine folds it (from its cache, or a stored snapshot and the tail): no whole log to ship.
+    const read = await this.#engine.send({ type: 'ReadHistory', jobId: task.jobId, afterSeq: 0, asState: true });
+    if (read.state) return read.state;
+    const first = foldEvents(task.jobId, read.events);
+    if (!read.more) return first;
+    return foldEvents(task.jobId, (await this.#engine.readHistory(task.jobId, first.lastSeq)).events, first);
   }
 
   #remember(state: JobState | undefined, jobId: string): void {

@@ -129,11 +129,11 @@ export async function replayJob(engine: EngineConnection, jobId: string, workflo
   }
   const call = (c: { kind: string; name?: string }) => (c.name === undefined ? `${c.kind}()` : `${c.kind}("${c.name}")`);
   process.stdout.write(
-    [
+    `${[
       `nondeterministic at position ${report.position}:`,
       `  recorded: ${call(report.expected)}`,
       `  code:     ${call(report.actual)}${report.location ? `  at ${report.location}` : ''}`,
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
   return 1;
 }

@@ -115,7 +115,30 @@ export async function w5ReadAndFold(ctx: BenchContext, kind: StackKind): Promise
       );
       runs.push(run);
     }
+    // A cold load as the engine does it: the snapshot taken at seq 9,000, then the 1,000 events after it.
+    await store.writeSnapshot(foldEvents(jobId, (await store.read(jobId)).slice(0, STORED_EVENTS - 1000)));
+    const loadLatest = async () => {
+      const t0 = now();
+      const { snapshot, events } = await store.readLatest(jobId);
+      const state = foldEvents(jobId, events, snapshot);
+      const ms = now() - t0;
+      if (state.lastSeq !== STORED_EVENTS || events.length !== 1000) throw new Error(`snapshot load ended at seq ${state.lastSeq}`);
+      return ms;
+    };
+    await loadLatest();
+    const snapshotRuns: number[] = [];
+    for (let i = 1; i <= ctx.options.runs; i++) snapshotRuns.push(await loadLatest());
+    progress(`W5 snapshot + tail ${setup}: ${snapshotRuns.map((ms) => ms.toFixed(1)).join(', ')} ms`);
     return [
+      resultRow({
+        id: `W5/snapshot-load/${kind}`,
+        section: 'workloads',
+        workload: 'W5 replay',
+        setup,
+        metric: `ms to load the same job from a snapshot at seq 9,000 + 1,000 events`,
+        samples: snapshotRuns,
+        details: { snapshotSeq: STORED_EVENTS - 1000, tailEvents: 1000 },
+      }),
       resultRow({
         id: `W5/read-fold/${kind}`,
         section: 'workloads',
