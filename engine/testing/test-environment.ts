@@ -8,6 +8,7 @@ import { Engine } from '../src/index.ts';
 import { Activity } from './activity.ts';
 import { FaultPlan } from './fault-plan.ts';
 import type { Fault, InjectedFault } from './faults.ts';
+import { migratedImage } from './migrated-image.ts';
 import { TrackedStore } from './tracked-store.ts';
 import { TrackedTransport } from './tracked-transport.ts';
 import { VirtualClock } from './virtual-clock.ts';
@@ -66,10 +67,7 @@ export class TestEnvironment {
   #closed = false;
   #driving: Promise<void> = Promise.resolve();
 
-  private constructor(options: TestEnvironmentOptions) {
-    if (!Array.isArray(options?.workflows) || options.workflows.length === 0) {
-      throw new TypeError('TestEnvironment.create needs { workflows: [...] } with at least one workflow');
-    }
+  private constructor(options: TestEnvironmentOptions, image: Blob) {
     const start = options.startTime instanceof Date ? options.startTime.getTime() : (options.startTime ?? Date.now());
     if (!Number.isFinite(start) || start < 0) throw new RangeError(`startTime must be a valid time, got ${String(options.startTime)}`);
     this.#options = options;
@@ -77,7 +75,7 @@ export class TestEnvironment {
     this.#activity = new Activity();
     this.#clock = new VirtualClock({ start, onSet: () => this.#activity.poke() });
     this.#transport = new MemoryTransport();
-    this.store = new TrackedStore({ store: new PgliteEventStore(), activity: this.#activity });
+    this.store = new TrackedStore({ store: new PgliteEventStore({ image }), activity: this.#activity });
     this.#plan = new FaultPlan({
       clock: this.#clock.now,
       crash: () => this.crashWorker(),
@@ -108,7 +106,10 @@ export class TestEnvironment {
 
   /** Builds and starts an environment. Close it with `close()` (in `afterEach`). */
   static async create(options: TestEnvironmentOptions): Promise<TestEnvironment> {
-    const env = new TestEnvironment(options);
+    if (!Array.isArray(options?.workflows) || options.workflows.length === 0) {
+      throw new TypeError('TestEnvironment.create needs { workflows: [...] } with at least one workflow');
+    }
+    const env = new TestEnvironment(options, await migratedImage());
     try {
       await env.engine.start();
       await env.#startWorker();
