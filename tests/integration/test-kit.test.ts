@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { crashAfterStep, deliverTwice, failAttempt, TestEnvironment } from '@ratchet/engine/testing';
 import type { JobEvent, RecordedEvent } from '@ratchet/protocol';
 import { defineWorkflow, JobFailedError, type Workflow } from '@ratchet/sdk';
@@ -64,7 +65,7 @@ const napper = defineWorkflow('napper', async (ctx) => {
   return 'rested';
 });
 
-const all = [reminder, charge, quickRetry, order, hung, approval, napper] as unknown as Workflow<never, unknown>[];
+const all: Workflow<never, unknown>[] = [reminder, charge, quickRetry, order, hung, approval, napper];
 
 describe('the test kit', () => {
   let env: TestEnvironment | undefined;
@@ -196,12 +197,12 @@ describe('the test kit', () => {
     const job = await env.client.start(order, {});
     await job.result({ timeout: '5s' });
     const exported = structuredClone(await env.history(job.jobId));
-    await expect(replayHistory(order as never, exported)).resolves.toEqual({ deterministic: true, replayed: 4 });
+    await expect(replayHistory(order, exported)).resolves.toEqual({ deterministic: true, replayed: 4 });
     const reordered = defineWorkflow('order', async (ctx) => {
       await ctx.step('charge', () => 'charged');
       return 'changed';
     });
-    await expect(replayHistory(reordered as never, exported)).resolves.toMatchObject({
+    await expect(replayHistory(reordered, exported)).resolves.toMatchObject({
       deterministic: false,
       position: 0,
       expected: { kind: 'step', name: 'reserve' },
@@ -217,5 +218,12 @@ describe('the test kit', () => {
     env = await TestEnvironment.create({ workflows: all });
     expect(() => env?.inject({ kind: 'explode' } as never)).toThrow(/unknown fault "explode"/);
     await expect(env.advance('-1d' as never)).rejects.toThrow(/advance duration/);
+  });
+
+  it('shows in sdk/README.md exactly the examples test-kit-readme.test.ts runs', async () => {
+    const readme = await readFile(new URL('../../sdk/README.md', import.meta.url), 'utf8');
+    const examples = await readFile(new URL('./test-kit-readme.test.ts', import.meta.url), 'utf8');
+    const block = /```ts\n(import \{ crashAfterStep[\s\S]*?\n)```\n/.exec(readme)?.[1];
+    expect(block).toBe(examples.slice(examples.indexOf('\n') + 1));
   });
 });
