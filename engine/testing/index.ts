@@ -1,4 +1,3 @@
-export { Activity } from './activity.ts';
 export {
   type CrashAfterStep,
   crashAfterStep,
@@ -10,5 +9,4 @@ export {
   type InjectedFault,
 } from './faults.ts';
 export { TestEnvironment, type TestEnvironmentOptions } from './test-environment.ts';
-export { TrackedStore } from './tracked-store.ts';
 export { VirtualClock } from './virtual-clock.ts';
