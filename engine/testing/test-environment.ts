@@ -1,14 +1,14 @@
 import { createIdFactory, type Duration, type JobState, type RecordedEvent, subjectsFor, toMs } from '@ratchet/protocol';
 import { type Breaker, Client, type Workflow } from '@ratchet/sdk';
 import { MemoryTransport } from '@ratchet/sdk/transport';
-import { PgliteEventStore } from '@ratchet/store';
+import type { PgliteEventStore } from '@ratchet/store';
 import { Worker } from '@ratchet/worker';
 import { type Logger, pino } from 'pino';
 import { Engine } from '../src/index.ts';
 import { Activity } from './activity.ts';
 import { FaultPlan } from './fault-plan.ts';
 import type { Fault, InjectedFault } from './faults.ts';
-import { migratedImage } from './migrated-image.ts';
+import { migratedStore } from './migrated-store.ts';
 import { TrackedStore } from './tracked-store.ts';
 import { TrackedTransport } from './tracked-transport.ts';
 import { VirtualClock } from './virtual-clock.ts';
@@ -67,7 +67,7 @@ export class TestEnvironment {
   #closed = false;
   #driving: Promise<void> = Promise.resolve();
 
-  private constructor(options: TestEnvironmentOptions, image: Blob) {
+  private constructor(options: TestEnvironmentOptions, store: PgliteEventStore) {
     const start = options.startTime instanceof Date ? options.startTime.getTime() : (options.startTime ?? Date.now());
     if (!Number.isFinite(start) || start < 0) throw new RangeError(`startTime must be a valid time, got ${String(options.startTime)}`);
     this.#options = options;
@@ -75,7 +75,7 @@ export class TestEnvironment {
     this.#activity = new Activity();
     this.#clock = new VirtualClock({ start, onSet: () => this.#activity.poke() });
     this.#transport = new MemoryTransport();
-    this.store = new TrackedStore({ store: new PgliteEventStore({ image }), activity: this.#activity });
+    this.store = new TrackedStore({ store: store, activity: this.#activity });
     this.#plan = new FaultPlan({
       clock: this.#clock.now,
       crash: () => this.crashWorker(),
@@ -109,7 +109,14 @@ export class TestEnvironment {
     if (!Array.isArray(options?.workflows) || options.workflows.length === 0) {
       throw new TypeError('TestEnvironment.create needs { workflows: [...] } with at least one workflow');
     }
-    const env = new TestEnvironment(options, await migratedImage());
+    const store = await migratedStore();
+    let env: TestEnvironment;
+    try {
+      env = new TestEnvironment(options, store);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
     try {
       await env.engine.start();
       await env.#startWorker();

@@ -212,6 +212,7 @@ describe('the test kit', () => {
 
   it('refuses bad setup with errors that name the problem', async () => {
     await expect(TestEnvironment.create({ workflows: [] })).rejects.toThrow(/at least one workflow/);
+    await expect(TestEnvironment.create({ workflows: all, startTime: Number.NaN })).rejects.toThrow(/startTime must be a valid time/);
     expect(() => failAttempt('charge', 0)).toThrow(/attempt must be a positive integer/);
     expect(() => crashAfterStep('')).toThrow(/non-empty name/);
     expect(() => deliverTwice({ times: 1.5 })).toThrow(/times must be a positive integer/);
