@@ -5,8 +5,11 @@ import { checkedFault, type Fault, type InjectedFault } from './faults.ts';
 
 export interface FaultPlanOptions {
   readonly clock: () => number;
-  /** Kills the worker holding `jobId` and starts a fresh one (synchronously cuts the old one off). */
-  readonly crash: (jobId: string) => void;
+  /**
+   * Kills the worker holding `jobId` and starts a fresh one (cutting the old one off before it
+   * returns); false when there was no worker to kill.
+   */
+  readonly crash: (jobId: string) => boolean;
   /** Publishes the task `data` once more, under another message id. */
   readonly republish: (data: Uint8Array, jobId: string) => void;
 }
@@ -52,10 +55,15 @@ export class FaultPlan {
       if (event.type !== 'StepCompleted') continue;
       const entry = state.journal[event.stepId];
       if (entry?.kind !== 'step') continue;
-      const planned = this.#take((fault) => fault.kind === 'crash-after-step' && fault.step === entry.name, state.jobId);
+      const matches = (fault: Fault) => fault.kind === 'crash-after-step' && fault.step === entry.name;
+      const planned = this.#take(matches, state.jobId);
       if (!planned) continue;
+      if (!this.#o.crash(state.jobId)) {
+        // No worker to kill (a fresh one is still starting): the fault waits for its next chance.
+        this.#giveBack(planned);
+        continue;
+      }
       this.#record(planned, state.jobId, `worker crashed after step "${entry.name}" (attempt ${event.attempt}) completed`);
-      this.#o.crash(state.jobId);
       return;
     }
   }
@@ -83,6 +91,11 @@ export class FaultPlan {
       return fault;
     }
     return undefined;
+  }
+
+  #giveBack(fault: Fault): void {
+    const planned = this.#faults.find((candidate) => candidate.fault === fault);
+    if (planned) planned.left += 1;
   }
 
   #record(fault: Fault, jobId: string, detail: string): void {

@@ -1,7 +1,7 @@
 import { createIdFactory, type Duration, type JobState, type RecordedEvent, subjectsFor, toMs } from '@ratchet/protocol';
 import { type Breaker, Client, type Workflow } from '@ratchet/sdk';
 import { MemoryTransport } from '@ratchet/sdk/transport';
-import type { PgliteEventStore } from '@ratchet/store';
+import type { EventStore, PgliteEventStore } from '@ratchet/store';
 import { Worker } from '@ratchet/worker';
 import { type Logger, pino } from 'pino';
 import { Engine } from '../src/index.ts';
@@ -53,7 +53,7 @@ export class TestEnvironment {
   readonly client: Client;
   readonly engine: Engine;
   /** The log, in memory (gone on `close()`). */
-  readonly store: TrackedStore;
+  readonly store: EventStore;
   readonly #transport: MemoryTransport;
   readonly #activity: Activity;
   readonly #clock: VirtualClock;
@@ -75,7 +75,7 @@ export class TestEnvironment {
     this.#activity = new Activity();
     this.#clock = new VirtualClock({ start, onSet: () => this.#activity.poke() });
     this.#transport = new MemoryTransport();
-    this.store = new TrackedStore({ store: store, activity: this.#activity });
+    this.store = new TrackedStore({ store, activity: this.#activity });
     this.#plan = new FaultPlan({
       clock: this.#clock.now,
       crash: () => this.crashWorker(),
@@ -195,11 +195,13 @@ export class TestEnvironment {
 
   /**
    * Kills the current worker abruptly (its connection is cut: nothing it sends arrives, the
-   * tasks it held go back to the queue) and starts a fresh one, which claims its jobs.
+   * tasks it held go back to the queue) and starts a fresh one, which claims its jobs. False
+   * when there was no worker to crash (one is still starting after the last crash, or the
+   * environment is closed).
    */
-  crashWorker(): void {
+  crashWorker(): boolean {
     const current = this.#worker;
-    if (!current || this.#closed) return;
+    if (!current || this.#closed) return false;
     current.link.sever();
     void current.worker.abandon();
     this.#worker = undefined;
@@ -207,6 +209,7 @@ export class TestEnvironment {
     this.#replacing = this.#startWorker()
       .catch((error: unknown) => this.#logger.error({ err: error }, 'could not start a worker after a crash'))
       .finally(end);
+    return true;
   }
 
   /** Stops worker and engine and drops the log and the transport. */
