@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { crashAfterStep, deliverTwice, failAttempt, TestEnvironment } from '@ratchet/engine/testing';
 import type { JobEvent, RecordedEvent } from '@ratchet/protocol';
-import { defineWorkflow, JobFailedError, type Workflow } from '@ratchet/sdk';
+import { defineBreaker, defineWorkflow, JobFailedError, type Workflow } from '@ratchet/sdk';
 import { replayHistory } from '@ratchet/worker';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -65,7 +65,21 @@ const napper = defineWorkflow('napper', async (ctx) => {
   return 'rested';
 });
 
-const all: Workflow<never, unknown>[] = [reminder, charge, quickRetry, order, hung, approval, napper];
+const mail = defineBreaker('mail', { failureThreshold: 1, cooldown: '1h' });
+
+const newsletter = defineWorkflow('newsletter', async (ctx) =>
+  ctx.step('send', ({ attempt }) => `sent on attempt ${attempt}`, {
+    breaker: 'mail',
+    retry: { initialInterval: '1s', maximumAttempts: 3 },
+  }),
+);
+
+const renewal = defineWorkflow('renewal', async (ctx, customer: string) => {
+  const notice = await ctx.child(napper, {});
+  return `${customer}: ${notice}`;
+});
+
+const all: Workflow<never, unknown>[] = [reminder, charge, quickRetry, order, hung, approval, napper, newsletter, renewal];
 
 describe('the test kit', () => {
   let env: TestEnvironment | undefined;
@@ -144,6 +158,49 @@ describe('the test kit', () => {
     expect(started.filter((e) => e.event.stepId <= 1).map((e) => e.event.worker)).toEqual(['test-worker-1', 'test-worker-1']);
     expect(claimed[0]!.seq).toBeGreaterThan(completed[1]!.seq);
     expect(env.injectedFaults.map((f) => f.detail)).toEqual(['worker crashed after step "charge" (attempt 1) completed']);
+  });
+
+  it('hands every job the crashed worker held to the fresh one', async () => {
+    env = await TestEnvironment.create({ workflows: all });
+    const jobs = await Promise.all(Array.from({ length: 5 }, () => env!.client.start(order, {})));
+    env.inject(crashAfterStep('charge', { jobId: jobs[0]!.jobId }));
+    for (const job of jobs) await expect(job.result({ timeout: '5s' })).resolves.toEqual(['reserved', 'charged', 'shipped']);
+    expect(env.injectedFaults.map((f) => f.jobId)).toEqual([jobs[0]!.jobId]);
+    for (const job of jobs) {
+      const events = await env.history(job.jobId);
+      // Whatever the crash interrupted was retried, but every step completed exactly once.
+      expect(of(events, 'StepCompleted').map((e) => e.event.stepId)).toEqual([0, 1, 3]);
+      expect(of(events, 'JobCompleted')).toHaveLength(1);
+    }
+    // The jobs run side by side, so the worker held others than the one whose step it crashed after.
+    const claimed = await Promise.all(jobs.map(async (job) => of(await env!.history(job.jobId), 'JobClaimed').length));
+    expect(claimed.filter((count) => count === 1).length).toBeGreaterThanOrEqual(2);
+    const crashed = await env.history(jobs[0]!.jobId);
+    expect(of(crashed, 'JobClaimed').map((e) => e.event.worker)).toEqual(['test-worker-2']);
+    expect(of(crashed, 'StepStarted').filter((e) => e.event.stepId <= 1)).toHaveLength(2);
+  });
+
+  it('keeps a breaker open for its 1-hour cooldown on the virtual clock, without spending an attempt', async () => {
+    env = await TestEnvironment.create({ workflows: all, breakers: [mail], faults: [failAttempt('send', 1)] });
+    const wall = performance.now();
+    const job = await env.client.start(newsletter, {});
+    await expect(job.result({ timeout: '5s' })).resolves.toBe('sent on attempt 2');
+    expect(performance.now() - wall).toBeLessThan(1000);
+    const events = await env.history(job.jobId);
+    const [failed] = of(events, 'StepFailed');
+    const [blocked] = of(events, 'StepBlocked');
+    expect(blocked?.event).toMatchObject({ attempt: 2, breaker: 'mail', until: (failed?.event.failedAt ?? 0) + HOUR });
+    const [, second] = of(events, 'StepStarted');
+    expect(second?.event).toMatchObject({ attempt: 2, startedAt: blocked?.event.until, breaker: 'mail', probe: true });
+  });
+
+  it('runs a child job with its own sleep on the same virtual clock', async () => {
+    env = await TestEnvironment.create({ workflows: all });
+    const start = env.now();
+    const job = await env.client.start(renewal, 'ada');
+    await expect(job.result({ timeout: '5s' })).resolves.toBe('ada: rested');
+    const [child] = of(await env.history(job.jobId), 'ChildFinished');
+    expect(child?.recordedAt).toBe(start + DAY);
   });
 
   it('delivers tasks twice without doing anything twice', async () => {
