@@ -11,8 +11,14 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
-/** Node's own timers. */
+/** The longest delay a Node timer keeps (2^31-1 ms, about 24.8 days); past it Node fires at once. */
+const MAX_DELAY_MS = 2_147_483_647;
+
+/**
+ * Node's own timers. A delay past 2^31-1 ms fires at that bound instead of at once (as Node's
+ * own would): early, never in a loop, so a caller waiting longer looks at the clock and waits again.
+ */
 export const REAL_TIMERS: Timers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  setTimeout: (callback, ms) => setTimeout(callback, Math.min(ms, MAX_DELAY_MS)),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
 };
