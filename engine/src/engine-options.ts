@@ -1,4 +1,4 @@
-import type { IdFactory, JobState, RecordedEvent } from '@ratchet/protocol';
+import type { IdFactory, JobState, RecordedEvent, Timers } from '@ratchet/protocol';
 import type { Transport } from '@ratchet/sdk/transport';
 import type { EventStore } from '@ratchet/store';
 import type { Logger } from 'pino';
@@ -13,6 +13,11 @@ export interface EngineOptions {
   readonly logger?: Logger;
   /** @default Date.now */
   readonly clock?: () => number;
+  /**
+   * What the timer loop waits with; must tell the same time as `clock` (the test kit passes a
+   * virtual clock and its timers). @default REAL_TIMERS (Node's)
+   */
+  readonly timers?: Timers;
   /** @default ULIDs */
   readonly ids?: IdFactory;
   /** Commands larger than this are refused. @default 1 MiB */

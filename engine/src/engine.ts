@@ -11,6 +11,7 @@ import {
   isFinished,
   type JobState,
   parseCommand,
+  REAL_TIMERS,
   type ReleaseJob,
   type Reply,
   type StartJob,
@@ -88,6 +89,7 @@ export class Engine {
     this.#timers = new TimerLoop({
       store: this.#store,
       clock: this.#clock,
+      timers: options.timers ?? REAL_TIMERS,
       logger: this.#logger,
       fire: (timer) => this.#fireTimer(timer),
       pollMs: options.timerPollMs ?? 1000,

@@ -1,9 +1,12 @@
+import type { Timers } from '@ratchet/protocol';
 import type { DueTimer, EventStore } from '@ratchet/store';
 import type { Logger } from 'pino';
 
 export interface TimerLoopOptions {
   readonly store: EventStore;
   readonly clock: () => number;
+  /** Wake-ups on the same time as `clock`. */
+  readonly timers: Timers;
   readonly logger: Logger;
   /** Records the firing of one claimed timer (appends `TimerFired`, dispatches the job). */
   readonly fire: (timer: DueTimer) => Promise<void>;
@@ -19,7 +22,7 @@ export interface TimerLoopOptions {
  */
 export class TimerLoop {
   readonly #o: TimerLoopOptions;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: unknown;
   #nextAt = Number.POSITIVE_INFINITY;
   #ticking: Promise<void> | undefined;
   #again = false;
@@ -48,17 +51,18 @@ export class TimerLoop {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#o.timers.clearTimeout(this.#timer);
     this.#nextAt = Number.POSITIVE_INFINITY;
     await this.#ticking;
   }
 
   #schedule(at: number): void {
     if (at >= this.#nextAt) return;
-    clearTimeout(this.#timer);
+    const { timers } = this.#o;
+    timers.clearTimeout(this.#timer);
     this.#nextAt = at;
     // A Node timer cannot wait past 2^31-1 ms; a later timer is found by the poll anyway.
-    this.#timer = setTimeout(() => this.#tick(), Math.min(Math.max(0, at - this.#o.clock()), this.#o.pollMs));
+    this.#timer = timers.setTimeout(() => this.#tick(), Math.min(Math.max(0, at - this.#o.clock()), this.#o.pollMs));
   }
 
   #tick(): void {

@@ -113,3 +113,4 @@ export {
 } from './retry-policy.ts';
 export { type Subjects, subjectsFor } from './subjects.ts';
 export { type AdvanceJob, taskMessageId } from './tasks.ts';
+export { REAL_TIMERS, type Timers } from './timers.ts';

@@ -18,6 +18,13 @@ export interface PgliteEventStoreOptions {
    * @default 'public'
    */
   readonly schema?: string;
+  /**
+   * A data directory dumped by {@link PgliteEventStore.dump} to start from instead of an empty
+   * one: a copy of a migrated log opens in a third of the time PGlite takes to create a database
+   * (the test kit starts every environment from one). Ignored when `dataDir` holds a database.
+   * @default undefined — a new, empty database
+   */
+  readonly image?: Blob;
 }
 
 /**
@@ -34,9 +41,14 @@ export interface PgliteEventStoreOptions {
  * ```
  */
 export class PgliteEventStore extends KyselyEventStore {
+  readonly #pglite: PGlite;
+
   constructor(options: PgliteEventStoreOptions = {}) {
     const schema = resolveSchema(options.schema);
-    const pglite = options.dataDir === undefined ? new PGlite() : new PGlite(options.dataDir);
+    const pglite = new PGlite({
+      ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+      ...(options.image === undefined ? {} : { loadDataDir: options.image }),
+    });
     const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
     const release = async () => {
       // Destroying kysely closes PGlite (which writes its files out), but only once kysely has
@@ -45,5 +57,14 @@ export class PgliteEventStore extends KyselyEventStore {
       if (!pglite.closed) await pglite.close();
     };
     super({ db, schema, release });
+    this.#pglite = pglite;
+  }
+
+  /**
+   * The whole database as a tarball, for `image` of another store. Take it while nothing writes
+   * (after `migrate()`, say): PGlite runs one statement at a time, so it is a consistent copy.
+   */
+  async dump(): Promise<Blob> {
+    return this.#pglite.dumpDataDir('none');
   }
 }

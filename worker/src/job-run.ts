@@ -6,7 +6,9 @@ import {
   type JobEvent,
   type JobState,
   type JournalEntry,
+  REAL_TIMERS,
   type RecordedEvent,
+  type Timers,
   toFailure,
   toMs,
   type ValueKind,
@@ -18,7 +20,7 @@ import { DurableCalls } from './durable-calls.ts';
 import { Inbox, type WaitFor } from './inbox.ts';
 import { PARK, parked } from './park.ts';
 import { ReplayGate } from './replay-gate.ts';
-import { StepRunner } from './step-runner.ts';
+import { type AroundAttempt, StepRunner } from './step-runner.ts';
 
 /** How one delivery of a job ended. */
 export type RunOutcome =
@@ -37,6 +39,10 @@ export interface JobRunOptions {
   readonly engine: EngineClient;
   readonly worker: string;
   readonly clock: () => number;
+  /** Wake-ups on the same time as `clock` (retry waits, step timeouts). @default REAL_TIMERS */
+  readonly timers?: Timers;
+  /** Runs each step attempt in place of the step function (see `WorkerOptions.aroundAttempt`). */
+  readonly aroundAttempt?: AroundAttempt;
   readonly logger: Logger;
   /** Retry waits up to this long are waited out in the worker; longer ones go through durable timers. */
   readonly maxInProcessWaitMs: number;
@@ -98,6 +104,8 @@ export class JobRun {
       worker: options.worker,
       epoch: state.epoch,
       clock,
+      timers: options.timers ?? REAL_TIMERS,
+      aroundAttempt: options.aroundAttempt,
       maxInProcessWaitMs: options.maxInProcessWaitMs,
       appends: this.#appends,
       signal: this.#stepAbort.signal,

@@ -5,6 +5,7 @@ import {
   fromFailure,
   type JobEvent,
   type ResolvedRetryPolicy,
+  type Timers,
   toFailure,
 } from '@ratchet/protocol';
 import {
@@ -25,6 +26,10 @@ export interface StepRunnerOptions {
   /** The epoch the run holds, recorded on every attempt it starts. */
   readonly epoch: number;
   readonly clock: () => number;
+  /** Retry waits, attempt timeouts and heartbeat timeouts, on the same time as `clock`. */
+  readonly timers: Timers;
+  /** Runs each attempt in place of the step function; see `WorkerOptions.aroundAttempt`. */
+  readonly aroundAttempt: AroundAttempt | undefined;
   /** Retry waits up to this long are waited out in the worker; longer ones go through durable timers. */
   readonly maxInProcessWaitMs: number;
   readonly appends: AppendQueue;
@@ -35,6 +40,13 @@ export interface StepRunnerOptions {
   /** Asks the engine's breakers for admission. */
   readonly engine: Pick<EngineClient, 'send'>;
 }
+
+/**
+ * Runs one attempt of a step: `run` calls the step function. It may run it, throw instead (the
+ * attempt fails with that error), or do something before or after; the test kit uses it to fail
+ * chosen attempts and to see when step code is running.
+ */
+export type AroundAttempt = (info: StepInfo, run: () => unknown) => unknown;
 
 /** A step's breaker and what to do while it is open. */
 export interface StepGuard {
@@ -186,9 +198,9 @@ export class StepRunner {
     const delay = at - this.#o.clock();
     if (delay <= 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const signal = this.#o.signal;
-      const onAbort = () => clearTimeout(timer);
-      const timer = setTimeout(() => {
+      const { signal, timers } = this.#o;
+      const onAbort = () => timers.clearTimeout(timer);
+      const timer = timers.setTimeout(() => {
         signal.removeEventListener('abort', onAbort);
         resolve();
       }, delay);
@@ -203,13 +215,13 @@ export class StepRunner {
     settings: StepSettings,
     fn: (info: StepInfo) => T | Promise<T>,
   ): Promise<AttemptResult<T>> {
-    const { jobId, signal: runSignal } = this.#o;
+    const { jobId, signal: runSignal, timers, aroundAttempt } = this.#o;
     const { timeoutMs, heartbeatTimeoutMs } = settings;
     const controller = new AbortController();
     const onRunAbort = () => controller.abort(new Error('the run was aborted'));
     runSignal.addEventListener('abort', onRunAbort, { once: true });
-    let timer: NodeJS.Timeout | undefined;
-    let heartbeat: NodeJS.Timeout | undefined;
+    let timer: unknown;
+    let heartbeat: unknown;
     let giveUp!: (error: Error) => void;
     const abandoned = new Promise<never>((_, reject) => {
       giveUp = (error) => {
@@ -219,8 +231,8 @@ export class StepRunner {
     });
     const beat = () => {
       if (heartbeatTimeoutMs === undefined || controller.signal.aborted) return;
-      clearTimeout(heartbeat);
-      heartbeat = setTimeout(
+      timers.clearTimeout(heartbeat);
+      heartbeat = timers.setTimeout(
         () => giveUp(new StepHeartbeatError(`attempt ${attempt} of step "${name}" sent no heartbeat for ${heartbeatTimeoutMs} ms`)),
         heartbeatTimeoutMs,
       );
@@ -236,13 +248,13 @@ export class StepRunner {
     };
     try {
       if (timeoutMs !== undefined) {
-        timer = setTimeout(
+        timer = timers.setTimeout(
           () => giveUp(new StepTimeoutError(`attempt ${attempt} of step "${name}" timed out after ${timeoutMs} ms`)),
           timeoutMs,
         );
       }
       beat();
-      const work = Promise.resolve().then(() => fn(info));
+      const work = Promise.resolve().then(aroundAttempt ? () => aroundAttempt(info, () => fn(info)) as T | Promise<T> : () => fn(info));
       const output = timeoutMs === undefined && heartbeatTimeoutMs === undefined ? await work : await Promise.race([work, abandoned]);
       try {
         assertStorable(output, `output of step "${name}"`);
@@ -253,8 +265,8 @@ export class StepRunner {
     } catch (error) {
       return { ok: false, failure: toFailure(error) };
     } finally {
-      clearTimeout(timer);
-      clearTimeout(heartbeat);
+      if (timer !== undefined) timers.clearTimeout(timer);
+      if (heartbeat !== undefined) timers.clearTimeout(heartbeat);
       abandoned.catch(() => {});
       runSignal.removeEventListener('abort', onRunAbort);
     }

@@ -7,8 +7,10 @@ import {
   isFinished,
   type JobState,
   parseTask,
+  REAL_TIMERS,
   type Subjects,
   subjectsFor,
+  type Timers,
   toFailure,
   type WorkerAnnounced,
 } from '@ratchet/protocol';
@@ -17,6 +19,7 @@ import type { Subscription, TaskConsumer, TaskDelivery, Transport } from '@ratch
 import { type Logger, pino } from 'pino';
 import { JobRun, type RunOutcome } from './job-run.ts';
 import { sharedNextTurn } from './next-turn.ts';
+import type { AroundAttempt } from './step-runner.ts';
 
 export interface WorkerOptions {
   readonly transport: Transport;
@@ -50,6 +53,17 @@ export interface WorkerOptions {
   readonly shutdownGraceMs?: number;
   /** @default Date.now */
   readonly clock?: () => number;
+  /**
+   * What in-process retry waits and step (heartbeat) timeouts wait with; must tell the same time
+   * as `clock` (the test kit passes a virtual clock and its timers). @default REAL_TIMERS (Node's)
+   */
+  readonly timers?: Timers;
+  /**
+   * Runs each attempt of a step in place of its function, given the attempt and a `run()` that
+   * calls the function. For tests (the test kit fails chosen attempts with it) and instrumentation.
+   * @default none: the step function runs directly
+   */
+  readonly aroundAttempt?: AroundAttempt;
 }
 
 /** What becomes of a task: acknowledged, handed back after a delay, or left to its ack wait. */
@@ -88,6 +102,8 @@ export class Worker {
   readonly #maxInProcessWaitMs: number;
   readonly #shutdownGraceMs: number;
   readonly #clock: () => number;
+  readonly #timers: Timers;
+  readonly #aroundAttempt: AroundAttempt | undefined;
   /** Jobs being advanced here, with the epoch each run holds. */
   readonly #running = new Map<string, { epoch: number; done: Promise<void> }>();
   readonly #shutdown = new AbortController();
@@ -119,6 +135,8 @@ export class Worker {
     this.#maxInProcessWaitMs = options.maxInProcessWaitMs ?? 2000;
     this.#shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
     this.#clock = options.clock ?? Date.now;
+    this.#timers = options.timers ?? REAL_TIMERS;
+    this.#aroundAttempt = options.aroundAttempt;
     this.#stateCacheSize = options.stateCacheSize ?? 5000;
     this.#breakers = new Map((options.breakers ?? []).map((breaker) => [breaker.name, breaker]));
   }
@@ -268,6 +286,8 @@ export class Worker {
         engine: this.#engine,
         worker: this.name,
         clock: this.#clock,
+        timers: this.#timers,
+        ...(this.#aroundAttempt ? { aroundAttempt: this.#aroundAttempt } : {}),
         logger: log,
         maxInProcessWaitMs: this.#maxInProcessWaitMs,
         signal: this.#shutdown.signal,
