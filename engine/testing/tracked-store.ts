@@ -1,4 +1,4 @@
-import type { BreakerEvent } from '@ratchet/protocol';
+import type { BreakerEvent, JobState } from '@ratchet/protocol';
 import type { AppendRequest, EventStore } from '@ratchet/store';
 import type { Activity } from './activity.ts';
 
@@ -22,6 +22,14 @@ export class TrackedStore implements EventStore {
 
   read(jobId: string, afterSeq?: number) {
     return this.#activity.track(() => this.#store.read(jobId, afterSeq));
+  }
+
+  readLatest(jobId: string) {
+    return this.#activity.track(() => this.#store.readLatest(jobId));
+  }
+
+  writeSnapshot(state: JobState) {
+    return this.#activity.track(() => this.#store.writeSnapshot(state));
   }
 
   getJob(jobId: string) {
