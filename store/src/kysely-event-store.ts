@@ -2,6 +2,7 @@ import { type BreakerEvent, decode, encode, type JobEvent, type JobStatus, type 
 import { CompiledQuery, type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from './database.ts';
 import type { AppendRequest, AppendResult, DueTimer, EventStore, JobRow } from './event-store.ts';
+import { type JobListQuery, jobIdPrefixProblem, listJobsStatement } from './list-jobs.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { planAppend } from './plan-append.ts';
 
@@ -166,31 +167,31 @@ export class KyselyEventStore implements EventStore {
     );
   }
 
-  async read(jobId: string, afterSeq = 0): Promise<readonly RecordedEvent[]> {
-    const { rows } = await sql<{ seq: number; data: Uint8Array; recorded_at: number }>`
-      select seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${this.#tables.jobEvents}
-      where job_id = ${jobId} and seq > ${afterSeq}::int4 order by seq`.execute(this.#db);
+  async read(jobId: string, afterSeq = 0, limit?: number): Promise<readonly RecordedEvent[]> {
+    const { jobEvents } = this.#tables;
+    const columns = sql`seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at`;
+    // Two statement texts, not one with a nullable limit, so each keeps a plain plan.
+    const { rows } = await (limit === undefined
+      ? sql<EventColumns>`select ${columns} from ${jobEvents} where job_id = ${jobId} and seq > ${afterSeq}::int4 order by seq`
+      : sql<EventColumns>`select ${columns} from ${jobEvents} where job_id = ${jobId} and seq > ${afterSeq}::int4 order by seq
+            limit ${limit}::int4`
+    ).execute(this.#db);
     return rows.map((row) => ({ seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as JobEvent }));
   }
 
   async getJob(jobId: string): Promise<JobRow | undefined> {
     const { rows } = await sql<JobRowColumns>`
-      select job_id, workflow, version, status, epoch, last_seq, ${epochMs(sql.ref('started_at'))} as started_at,
-        ${epochMs(sql.ref('updated_at'))} as updated_at, ${epochMs(sql.ref('finished_at'))} as finished_at
-      from ${this.#tables.jobs} where job_id = ${jobId}`.execute(this.#db);
+      select ${JOB_ROW_COLUMNS} from ${this.#tables.jobs} where job_id = ${jobId}`.execute(this.#db);
     const row = rows[0];
-    if (row === undefined) return undefined;
-    return {
-      jobId: row.job_id,
-      workflow: row.workflow,
-      version: row.version,
-      status: row.status,
-      epoch: row.epoch,
-      lastSeq: row.last_seq,
-      startedAt: row.started_at,
-      updatedAt: row.updated_at,
-      ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
-    };
+    return row === undefined ? undefined : jobRowFrom(row);
+  }
+
+  async listJobs(query: JobListQuery): Promise<readonly JobRow[]> {
+    const problem = query.jobIdPrefix === undefined ? undefined : jobIdPrefixProblem(query.jobIdPrefix);
+    if (problem !== undefined) throw new TypeError(problem);
+    if (!Number.isInteger(query.limit) || query.limit < 1) throw new TypeError(`limit must be a positive integer, got ${query.limit}`);
+    const { rows } = await listJobsStatement(this.#tables.jobs, query, JOB_ROW_COLUMNS).execute(this.#db);
+    return (rows as JobRowColumns[]).map(jobRowFrom);
   }
 
   /**
@@ -283,6 +284,12 @@ export class KyselyEventStore implements EventStore {
   }
 }
 
+interface EventColumns {
+  seq: number;
+  data: Uint8Array;
+  recorded_at: number;
+}
+
 interface JobRowColumns {
   job_id: string;
   workflow: string;
@@ -295,6 +302,20 @@ interface JobRowColumns {
   finished_at: number | null;
 }
 
+function jobRowFrom(row: JobRowColumns): JobRow {
+  return {
+    jobId: row.job_id,
+    workflow: row.workflow,
+    version: row.version,
+    status: row.status,
+    epoch: row.epoch,
+    lastSeq: row.last_seq,
+    startedAt: row.started_at,
+    updatedAt: row.updated_at,
+    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+  };
+}
+
 /** A timestamptz as epoch milliseconds, computed by Postgres so the drivers never parse dates. */
 function epochMs(timestamp: RawBuilder<unknown>): RawBuilder<number> {
   return sql<number>`round(extract(epoch from ${timestamp}) * 1000)::float8`;
@@ -303,3 +324,7 @@ function epochMs(timestamp: RawBuilder<unknown>): RawBuilder<number> {
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** The columns of a {@link JobRow}, times as epoch milliseconds. */
+const JOB_ROW_COLUMNS = sql`job_id, workflow, version, status, epoch, last_seq, ${epochMs(sql.ref('started_at'))} as started_at,
+  ${epochMs(sql.ref('updated_at'))} as updated_at, ${epochMs(sql.ref('finished_at'))} as finished_at`;

@@ -1,0 +1,48 @@
+import type { JobStatus } from '@ratchet/protocol';
+import { type RawBuilder, sql } from 'kysely';
+
+/** Which jobs a page of the job list holds; every field but `limit` narrows it. */
+export interface JobListQuery {
+  readonly status?: JobStatus;
+  readonly workflow?: string;
+  /** Jobs whose id starts with this (letters, digits and `._:-`, as job ids are). */
+  readonly jobIdPrefix?: string;
+  /** The keyset of the previous page's last job: the page starts after it. */
+  readonly after?: JobListKey;
+  readonly limit: number;
+}
+
+/** Where a job sits in the list's order: newest start first, then job id descending. */
+export interface JobListKey {
+  readonly startedAt: number;
+  readonly jobId: string;
+}
+
+/**
+ * The statement for one page of the job list. Its text depends only on which filters are set
+ * (each shape is prepared once and, under a generic plan, still names its columns outright, so
+ * the planner can pick the index of migration 0005 for it); the values are parameters.
+ */
+export function listJobsStatement(jobs: RawBuilder<unknown>, query: JobListQuery, columns: RawBuilder<unknown>): RawBuilder<unknown> {
+  const where: RawBuilder<unknown>[] = [];
+  if (query.status !== undefined) where.push(sql`status = ${query.status}::text`);
+  if (query.workflow !== undefined) where.push(sql`workflow = ${query.workflow}::text`);
+  if (query.jobIdPrefix !== undefined) {
+    // Job ids are ASCII below DEL, so in byte order every id with the prefix lies in [prefix, prefix || DEL).
+    where.push(sql`job_id collate "C" >= ${query.jobIdPrefix}::text and job_id collate "C" < ${`${query.jobIdPrefix}\u007f`}::text`);
+  }
+  if (query.after !== undefined) {
+    where.push(sql`(started_at, job_id) < (to_timestamp(${query.after.startedAt}::float8 / 1000), ${query.after.jobId}::text)`);
+  }
+  return sql`select ${columns} from ${jobs}
+    ${where.length === 0 ? sql`` : sql`where ${sql.join(where, sql` and `)}`}
+    order by started_at desc, job_id desc
+    limit ${query.limit}::int4`;
+}
+
+/** A job id prefix the list can search by, or a message naming what is wrong with it. */
+export function jobIdPrefixProblem(prefix: string): string | undefined {
+  return /^[A-Za-z0-9._:-]{1,200}$/.test(prefix)
+    ? undefined
+    : `a job id prefix must be 1-200 letters, digits or ._:- (got "${prefix.slice(0, 60)}")`;
+}
