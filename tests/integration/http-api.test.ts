@@ -36,6 +36,7 @@ async function call(base: string, method: string, path: string, body?: unknown, 
   } catch {
     json = undefined;
   }
+  // biome-ignore lint/suspicious/noExplicitAny: the tests read bodies by path; a wrong path fails its assertion.
   return { status: response.status, json: json as Record<string, any>, text, headers: response.headers };
 }
 
