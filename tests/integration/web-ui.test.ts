@@ -87,11 +87,11 @@ describe('the web UI in headless Chromium, served by an engine on postgres+nats'
 
     await page.locator('input[name="q"]').fill('waiter');
     await page.locator('form.filters button[type="submit"]').click();
-    await page.waitForFunction(() => location.hash.includes('q=waiter'));
-    await page.waitForFunction(() => {
-      const rows = [...document.querySelectorAll('#job-table tbody tr')];
-      return rows.length === 1 && rows[0]?.getAttribute('data-job-id') === 'waiter-1';
-    });
+    await page.waitForURL(/#\/jobs\?q=waiter$/);
+    const rows = page.locator('#job-table tbody tr');
+    await expect
+      .poll(async () => ((await rows.count()) === 1 ? rows.first().getAttribute('data-job-id') : `${await rows.count()} rows`))
+      .toBe('waiter-1');
 
     await page.goto(`${base}/#/jobs?status=completed`);
     // The child job completes quickly; the parents are still running.
@@ -137,7 +137,7 @@ describe('the web UI in headless Chromium, served by an engine on postgres+nats'
     // Time travel: at event 2 the job had just started its first attempt.
     await page.locator('#time-travel').fill('2');
     await seeText(page, '#time-travel-label', 'at event 2 of');
-    await page.waitForFunction(() => document.querySelectorAll('#journal li').length === 1);
+    await expect.poll(() => page.locator('#journal li').count()).toBe(1);
     await seeText(page, '#journal li[data-kind="step"][data-status="running"]', 'fetch');
     expect(await page.locator('#timeline tr.selected').getAttribute('data-seq')).toBe('2');
     await page.locator('#follow').click();
