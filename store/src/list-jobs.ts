@@ -25,18 +25,20 @@ export interface JobListKey {
  */
 export function listJobsStatement(jobs: RawBuilder<unknown>, query: JobListQuery, columns: RawBuilder<unknown>): RawBuilder<unknown> {
   const where: RawBuilder<unknown>[] = [];
-  if (query.status !== undefined) where.push(sql`status = ${query.status}::text`);
-  if (query.workflow !== undefined) where.push(sql`workflow = ${query.workflow}::text`);
+  if (query.status !== undefined) where.push(sql`j.status = ${query.status}::text`);
+  if (query.workflow !== undefined) where.push(sql`j.workflow = ${query.workflow}::text`);
   if (query.jobIdPrefix !== undefined) {
     // Job ids are ASCII below DEL, so in byte order every id with the prefix lies in [prefix, prefix || DEL).
-    where.push(sql`job_id collate "C" >= ${query.jobIdPrefix}::text and job_id collate "C" < ${`${query.jobIdPrefix}\u007f`}::text`);
+    where.push(sql`j.job_id collate "C" >= ${query.jobIdPrefix}::text and j.job_id collate "C" < ${`${query.jobIdPrefix}\u007f`}::text`);
   }
   if (query.after !== undefined) {
-    where.push(sql`(started_at, job_id) < (to_timestamp(${query.after.startedAt}::float8 / 1000), ${query.after.jobId}::text)`);
+    where.push(sql`(j.started_at, j.job_id) < (to_timestamp(${query.after.startedAt}::float8 / 1000), ${query.after.jobId}::text)`);
   }
-  return sql`select ${columns} from ${jobs}
+  // ORDER BY names the table's columns (j.), not the output columns of the same names, which
+  // hold the times as epoch milliseconds and have no index.
+  return sql`select ${columns} from ${jobs} as j
     ${where.length === 0 ? sql`` : sql`where ${sql.join(where, sql` and `)}`}
-    order by started_at desc, job_id desc
+    order by j.started_at desc, j.job_id desc
     limit ${query.limit}::int4`;
 }
 
