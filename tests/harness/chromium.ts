@@ -18,16 +18,16 @@ export interface HeadlessChromium {
  * Launches Debian's Chromium headless, with a fresh profile (`--user-data-dir`) and no background traffic. Without
  * Chromium it throws, saying how to install it: the browser tests fail rather than skip.
  */
-export async function launchChromium(): Promise<HeadlessChromium> {
-  if (!isExecutable(CHROMIUM_PATH)) {
+export async function launchChromium(executablePath = CHROMIUM_PATH): Promise<HeadlessChromium> {
+  if (!isExecutable(executablePath)) {
     throw new Error(
-      `the web UI tests need Chromium at ${CHROMIUM_PATH}: install it with \`apt-get install --no-install-recommends chromium\` (Debian; .ci/run does this)`,
+      `the web UI tests need Chromium at ${executablePath}: install it with \`apt-get install --no-install-recommends chromium\` (Debian; .ci/run does this)`,
     );
   }
   const profile = await mkdtemp(join(tmpdir(), 'ratchet-chromium-'));
   // A persistent context is how playwright takes a profile folder (it refuses --user-data-dir in args).
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_PATH,
+    executablePath,
     headless: true,
     viewport: { width: 1400, height: 1000 },
     args: [

@@ -185,3 +185,11 @@ describe('the web UI in headless Chromium, served by an engine on postgres+nats'
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe('the web UI test on a machine without Chromium', () => {
+  it('fails, saying how to install it', async () => {
+    await expect(launchChromium('/nonexistent/chromium')).rejects.toThrow(
+      'the web UI tests need Chromium at /nonexistent/chromium: install it with `apt-get install --no-install-recommends chromium`',
+    );
+  });
+});
