@@ -181,8 +181,10 @@ export function renderJob(main, jobId) {
       if (!stopped) message.textContent = error.status === 404 ? `No job ${jobId}.` : `Could not read the job: ${error.message}`;
       if (error.status === 404) return;
     }
-    // Live until the job has finished; a finished job's log does not grow.
-    if (!stopped && (job === undefined || !isFinished(job.status))) pollTimer = setTimeout(poll, POLL_MS);
+    // Live until the job has finished and every event it has is shown (the last ones may have
+    // landed between reading the events and reading the job); a finished job's log does not grow.
+    const behind = job !== undefined && job.lastSeq > lastSeq;
+    if (!stopped && (job === undefined || !isFinished(job.status) || behind)) pollTimer = setTimeout(poll, behind ? 0 : POLL_MS);
     else summary.dataset.polling = 'stopped';
   };
 
