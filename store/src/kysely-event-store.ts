@@ -2,7 +2,7 @@ import { type BreakerEvent, decode, encode, type JobEvent, type JobStatus, type 
 import { CompiledQuery, type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from './database.ts';
 import type { AppendRequest, AppendResult, DueTimer, EventStore, JobRow } from './event-store.ts';
-import { type JobListQuery, jobIdPrefixProblem, listJobsStatement } from './list-jobs.ts';
+import { type JobListQuery, jobIdPrefixProblem, listJobsStatement, PREFIX_SORT_LIMIT, prefixProbeStatement } from './list-jobs.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { planAppend } from './plan-append.ts';
 
@@ -190,7 +190,15 @@ export class KyselyEventStore implements EventStore {
     const problem = query.jobIdPrefix === undefined ? undefined : jobIdPrefixProblem(query.jobIdPrefix);
     if (problem !== undefined) throw new TypeError(problem);
     if (!Number.isInteger(query.limit) || query.limit < 1) throw new TypeError(`limit must be a positive integer, got ${query.limit}`);
-    const { rows } = await listJobsStatement(this.#tables.jobs, query, JOB_ROW_COLUMNS).execute(this.#db);
+    const { jobs } = this.#tables;
+    let plan: 'prefix-index' | 'start-order' = 'prefix-index';
+    if (query.jobIdPrefix !== undefined) {
+      // A second statement, but only for a search: a generic plan cannot tell a prefix every job
+      // shares from one that names a single job, so the store asks first.
+      const probe = await prefixProbeStatement(jobs, query.jobIdPrefix).execute(this.#db);
+      if ((probe.rows[0]?.matches ?? 0) > PREFIX_SORT_LIMIT) plan = 'start-order';
+    }
+    const { rows } = await listJobsStatement(jobs, query, JOB_ROW_COLUMNS, plan).execute(this.#db);
     return (rows as JobRowColumns[]).map(jobRowFrom);
   }
 

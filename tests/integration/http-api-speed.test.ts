@@ -135,7 +135,11 @@ describe('HTTP API speed on real Postgres: 100,000 jobs and a job of 10,000 even
     await measure('GET /api/jobs?workflow=workflow-7', '/api/jobs?workflow=workflow-7');
     await measure('GET /api/jobs?workflow=workflow-7&status=cancelled', '/api/jobs?workflow=workflow-7&status=cancelled');
     await measure('GET /api/jobs?q=job-0421 (10 matches)', '/api/jobs?q=job-0421');
+    await measure('GET /api/jobs?q=job-042 (1,000 matches)', '/api/jobs?q=job-042');
+    await measure('GET /api/jobs?q=job-04 (10,000 matches)', '/api/jobs?q=job-04');
     await measure('GET /api/jobs?q=job- (every job matches)', '/api/jobs?q=job-');
+    await measure('GET /api/jobs?q=job-04&status=running&after=<halfway>', `/api/jobs?q=job-04&status=running&after=${deep}`);
+    await measure('GET /api/jobs?q=nothing-matches', '/api/jobs?q=nothing-matches');
 
     // The pages are right, not only fast: two consecutive pages, newest first, disjoint.
     const first = (await (await fetch(`${base}/api/jobs?limit=3`)).json()) as { jobs: { jobId: string }[]; next: string };
@@ -151,6 +155,17 @@ describe('HTTP API speed on real Postgres: 100,000 jobs and a job of 10,000 even
     const filtered = (await (await fetch(`${base}/api/jobs?q=job-0421&status=running`)).json()) as {
       jobs: { jobId: string; status: string }[];
     };
+    const broad = (await (await fetch(`${base}/api/jobs?q=job-04&limit=3`)).json()) as { jobs: { jobId: string }[]; next: string };
+    const broadNext = (await (await fetch(`${base}/api/jobs?q=job-04&limit=2&after=${broad.next}`)).json()) as {
+      jobs: { jobId: string }[];
+    };
+    expect([...broad.jobs, ...broadNext.jobs].map((job) => job.jobId)).toEqual([
+      'job-049999',
+      'job-049998',
+      'job-049997',
+      'job-049996',
+      'job-049995',
+    ]);
     expect(filtered.jobs.map((job) => job.jobId)).toEqual([
       'job-042190',
       'job-042180',
