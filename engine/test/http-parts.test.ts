@@ -62,7 +62,7 @@ describe('HTTP statuses of errors', () => {
 });
 
 describe('the access token', () => {
-  const token = new AccessToken('0123456789abcdef-token');
+  const token = new AccessToken({ token: '0123456789abcdef-token' });
   const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 
   it('admits the bearer token or the cookie, and nothing else', () => {
@@ -77,6 +77,6 @@ describe('the access token', () => {
   });
 
   it('must be long enough to guess slowly', () => {
-    expect(() => new AccessToken('short')).toThrow(/at least 16 characters/);
+    expect(() => new AccessToken({ token: 'short' })).toThrow(/at least 16 characters/);
   });
 });

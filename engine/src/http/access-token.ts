@@ -12,7 +12,8 @@ export const TOKEN_COOKIE = 'ratchet_token';
 export class AccessToken {
   readonly #digest: Buffer;
 
-  constructor(token: string) {
+  constructor(options: { readonly token: string }) {
+    const { token } = options;
     if (token.length < 16) throw new RangeError('the API access token must be at least 16 characters long');
     this.#digest = digest(token);
   }

@@ -61,7 +61,7 @@ export class HttpServer {
         `the HTTP API would listen on ${this.#host}, beyond loopback, without an access token: set one (RATCHET_API_TOKEN for the ratchet command) or listen on 127.0.0.1`,
       );
     }
-    this.#token = options.token === undefined ? undefined : new AccessToken(options.token);
+    this.#token = options.token === undefined ? undefined : new AccessToken({ token: options.token });
     this.#files = new StaticFiles({ root: options.uiDir ?? DEFAULT_UI_DIR });
     this.#maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
     this.#routes = jsonApiRoutes({ engine: options.engine, store: options.store, ...(options.clock ? { clock: options.clock } : {}) });

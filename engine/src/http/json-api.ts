@@ -26,6 +26,7 @@ export interface EngineCommands {
 /** What the API reads from the store directly: the job list and pages of a job's events. */
 export type JobReads = Pick<EventStore, 'read' | 'listJobs'>;
 
+/** What the JSON API's routes work with. */
 export interface JsonApiOptions {
   readonly engine: EngineCommands;
   readonly store: JobReads;

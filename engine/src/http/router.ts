@@ -8,6 +8,7 @@ export interface RouteRequest {
   readonly body: () => Promise<unknown>;
 }
 
+/** Answers a matched request with a value the server sends as JSON; throws to refuse (see `HttpError`). */
 export type RouteHandler = (request: RouteRequest) => Promise<unknown>;
 
 interface Route {
