@@ -181,6 +181,25 @@ describe('the web UI in headless Chromium, served by an engine on postgres+nats'
     );
   });
 
+  it('takes the access token once from the address when the engine listens beyond loopback', async () => {
+    const token = 'web-ui-test-token-0123456789';
+    const guarded = new HttpServer({ engine: stack.engine, store: stack.store, host: '0.0.0.0', token });
+    const guardedBase = `http://127.0.0.1:${await guarded.listen(0)}`;
+    const other = await chromium.context.newPage();
+    try {
+      const refused = await other.goto(`${guardedBase}/`);
+      expect(refused?.status()).toBe(401);
+      expect(await other.textContent('body')).toContain('access token');
+      await other.goto(`${guardedBase}/?token=${token}`);
+      // Redirected to the address without the token; the cookie carries it from then on, API calls included.
+      expect(other.url()).toBe(`${guardedBase}/`);
+      await seeText(other, '#job-table tbody tr[data-job-id="ticket-1"]', 'ticket');
+    } finally {
+      await other.close();
+      await guarded.close();
+    }
+  });
+
   it('ran without errors in the page', () => {
     expect(pageErrors).toEqual([]);
   });
