@@ -71,7 +71,7 @@ export function renderBreakers(main) {
           h('td', { class: 'num' }, breaker.probesInFlight),
           h(
             'td',
-            { class: 'actions' },
+            { class: 'row-actions' },
             h(
               'button',
               {
