@@ -1,8 +1,8 @@
-import { HttpServer } from '@ratchet/engine';
+import { Engine, HttpServer } from '@ratchet/engine';
 import { encode, type JobEvent, resolveRetryPolicy } from '@ratchet/protocol';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack } from '../harness/index.ts';
+import { quietLogger, type Stack, startStack } from '../harness/index.ts';
 
 const JOBS = 100_000;
 const BIG_JOB_EVENTS = 10_000;
@@ -108,7 +108,7 @@ describe('HTTP API speed on real Postgres: 100,000 jobs and a job of 10,000 even
           `  ${r.call.padEnd(58)} median ${r.median.toFixed(1).padStart(6)} ms  (runs ${r.runs.map((ms) => ms.toFixed(1)).join(', ')})  ${r.bytes} bytes`,
       );
       process.stdout.write(
-        `\nHTTP API speed, ${JOBS.toLocaleString('en-US')} jobs and a ${BIG_JOB_EVENTS.toLocaleString('en-US')}-event job, median of ${RUNS}:\n${lines.join('\n')}\n`,
+        `\nHTTP API speed, ${JOBS.toLocaleString('en-US')} jobs and a ${BIG_JOB_EVENTS.toLocaleString('en-US')}-event job, median of ${RUNS} (uncached: of 5):\n${lines.join('\n')}\n`,
       );
     }
     await server?.close();
@@ -181,21 +181,35 @@ describe('HTTP API speed on real Postgres: 100,000 jobs and a job of 10,000 even
   });
 
   it('answers the job page of a 10,000-event job in under 200 ms', async () => {
-    // The first read of the job folds its whole log from Postgres (the engine has not cached it).
-    const started = performance.now();
-    const cold = await fetch(`${base}/api/jobs/long-job`);
-    const coldText = await cold.text();
-    const coldMs = performance.now() - started;
-    const coldBody = JSON.parse(coldText) as { job: { lastSeq: number; status: string }; state: { journal: unknown[] } };
+    // A first read folds the job's whole log from Postgres. Each run asks an engine that has not
+    // cached the job (a fresh one on the same store; serving commands needs no start()).
+    const coldRuns: number[] = [];
+    let coldText = '';
+    for (let i = 0; i < 5; i++) {
+      const fresh = new HttpServer({
+        engine: new Engine({ store: stack.store, transport: stack.transport, prefix: `${stack.prefix}cold`, logger: quietLogger() }),
+        store: stack.store,
+      });
+      const freshBase = `http://127.0.0.1:${await fresh.listen(0)}`;
+      try {
+        const started = performance.now();
+        coldText = await (await fetch(`${freshBase}/api/jobs/long-job`)).text();
+        coldRuns.push(performance.now() - started);
+      } finally {
+        await fresh.close();
+      }
+    }
+    const coldMedian = [...coldRuns].sort((a, b) => a - b)[2] as number;
     results.push({
-      call: 'GET /api/jobs/long-job (first read: Postgres + fold)',
-      median: coldMs,
-      runs: [coldMs],
+      call: 'GET /api/jobs/long-job, uncached (Postgres + fold)',
+      median: coldMedian,
+      runs: coldRuns,
       bytes: Buffer.byteLength(coldText),
     });
+    const coldBody = JSON.parse(coldText) as { job: { lastSeq: number; status: string }; state: { journal: unknown[] } };
     expect(coldBody.job).toMatchObject({ lastSeq: BIG_JOB_EVENTS, status: 'running' });
     expect(coldBody.state.journal).toHaveLength(5000);
-    expect(coldMs).toBeLessThan(BOUND_MS);
+    expect(coldMedian, `uncached job page: ${coldRuns.map((ms) => ms.toFixed(1)).join(', ')} ms`).toBeLessThan(BOUND_MS);
 
     await measure('GET /api/jobs/long-job (job + folded state)', '/api/jobs/long-job');
     await measure('GET /api/jobs/long-job/events (first 500)', '/api/jobs/long-job/events');
