@@ -117,12 +117,9 @@ function migrations(schema: string): Record<string, Migration> {
         await s.createIndex('jobs_started_at_job_id').on('jobs').columns(['started_at', 'job_id']).execute();
         await s.createIndex('jobs_status_started_at_job_id').on('jobs').columns(['status', 'started_at', 'job_id']).execute();
         await s.dropIndex('jobs_status_started_at').ifExists().execute();
+        // Workflow and status together walk this one and check the status (no fourth index: each
+        // costs every job's insert and its one status change, about 7 µs measured).
         await s.createIndex('jobs_workflow_started_at_job_id').on('jobs').columns(['workflow', 'started_at', 'job_id']).execute();
-        await s
-          .createIndex('jobs_workflow_status_started_at_job_id')
-          .on('jobs')
-          .columns(['workflow', 'status', 'started_at', 'job_id'])
-          .execute();
         // Search by jobId prefix is a range in byte order, whatever the database's collation.
         await s.createIndex('jobs_job_id_bytes').on('jobs').expression(sql`job_id collate "C"`).execute();
       },
