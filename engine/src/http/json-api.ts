@@ -35,7 +35,7 @@ export interface JsonApiOptions {
 }
 
 const STATUSES: readonly JobStatus[] = ['running', 'completed', 'failed', 'cancelled', 'continued'];
-/** @default page sizes and their bounds */
+/** Page sizes: the default, and the most one request may ask for. */
 const JOBS_PAGE = { default: 50, max: 500 } as const;
 const EVENTS_PAGE = { default: 500, max: 5000 } as const;
 
