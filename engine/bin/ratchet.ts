@@ -11,9 +11,11 @@ import { runEngine, runWorker } from './cli/servers.ts';
 
 const USAGE = `usage: ratchet <command> [options]
 
-  dev [--workflows <module>] [--data-dir .ratchet] [--main] [--quiet]
+  dev [--workflows <module>] [--data-dir .ratchet] [--main] [--quiet] [--http-port <p>] [--http-host <h>]
         engine + worker in one process, the log in PGlite under --data-dir
-  engine                          serve against DATABASE_URL (Postgres) and NATS_URL
+  engine [--http-port <p>] [--http-host <h>]
+                                  serve against DATABASE_URL (Postgres) and NATS_URL; web UI and
+                                  HTTP API on http://127.0.0.1:7420/ (--http-port 0: a free port)
   worker --workflows <module> [--concurrency <n>] [--ack-wait <ms>]
                                   run the module's workflows, tasks from NATS_URL
   start <workflow> [--input <json>] [--job-id <id>] [--wait]
@@ -28,7 +30,8 @@ const USAGE = `usage: ratchet <command> [options]
   breaker list | breaker trip <name> [--for 1m] | breaker reset <name>
 
 Job commands talk to a running \`ratchet dev\` in --data-dir, or to NATS_URL when it is set.
-Environment: DATABASE_URL, NATS_URL, RATCHET_PREFIX (default ratchet), RATCHET_LOG_LEVEL (default info).`;
+Environment: DATABASE_URL, NATS_URL, RATCHET_PREFIX (default ratchet), RATCHET_LOG_LEVEL (default info),
+RATCHET_API_TOKEN (required with an --http-host beyond loopback: every HTTP request must carry it).`;
 
 const DEFAULT_WORKFLOWS = new URL('../../sdk/examples/orders.ts', import.meta.url).pathname;
 
@@ -54,6 +57,8 @@ async function main(argv: readonly string[]): Promise<number> {
       step: { type: 'string' },
       type: { type: 'string' },
       'ack-wait': { type: 'string' },
+      'http-port': { type: 'string' },
+      'http-host': { type: 'string', default: '127.0.0.1' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -62,13 +67,24 @@ async function main(argv: readonly string[]): Promise<number> {
   const logLevel = env.RATCHET_LOG_LEVEL ?? 'info';
   const dataDir = values['data-dir'];
   const natsUrl = env.NATS_URL;
+  const apiToken = env.RATCHET_API_TOKEN || undefined;
+  const http = () => {
+    const host = values['http-host'];
+    if (!apiToken && !['127.0.0.1', '::1', 'localhost'].includes(host)) {
+      throw new UsageError(
+        `--http-host ${host} serves the HTTP API and UI beyond loopback: set RATCHET_API_TOKEN (16 or more characters) so every request must carry it`,
+      );
+    }
+    const port = values['http-port'];
+    return { httpHost: host, httpPort: port === undefined ? undefined : portNumber(port), apiToken };
+  };
   const need = (value: string | undefined, what: string): string => {
     if (!value) throw new UsageError(`ratchet ${command} needs ${what}`);
     return value;
   };
   /** Runs a job command on a connection to the engine, closing it after. */
   const withEngine = async (work: (engine: EngineConnection) => Promise<number>): Promise<number> => {
-    const engine = await connectToEngine({ natsUrl, dataDir, prefix });
+    const engine = await connectToEngine({ natsUrl, dataDir, prefix, apiToken });
     try {
       return await work(engine);
     } finally {
@@ -81,7 +97,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   switch (command) {
     case 'dev':
-      await runDev({ workflows: values.workflows ?? DEFAULT_WORKFLOWS, dataDir, main: values.main, quiet: values.quiet });
+      await runDev({ workflows: values.workflows ?? DEFAULT_WORKFLOWS, dataDir, main: values.main, quiet: values.quiet, ...http() });
       return 0;
     case 'engine':
       await runEngine({
@@ -89,6 +105,7 @@ async function main(argv: readonly string[]): Promise<number> {
         natsUrl: natsUrl ?? DEFAULT_NATS_URL,
         prefix,
         logLevel,
+        ...http(),
       });
       return 0;
     case 'worker':
@@ -147,6 +164,13 @@ class UsageError extends Error {}
 function positiveInteger(text: string, option: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1) throw new UsageError(`${option} must be a positive integer, got "${text}"`);
+  return value;
+}
+
+function portNumber(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > 65535)
+    throw new UsageError(`--http-port must be a port from 0 to 65535, got "${text}"`);
   return value;
 }
 

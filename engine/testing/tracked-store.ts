@@ -20,8 +20,8 @@ export class TrackedStore implements EventStore {
     return this.#activity.track(() => this.#store.append(requests));
   }
 
-  read(jobId: string, afterSeq?: number) {
-    return this.#activity.track(() => this.#store.read(jobId, afterSeq));
+  read(jobId: string, afterSeq?: number, limit?: number) {
+    return this.#activity.track(() => this.#store.read(jobId, afterSeq, limit));
   }
 
   readLatest(jobId: string) {
@@ -46,6 +46,10 @@ export class TrackedStore implements EventStore {
 
   listRunnableJobs(limit: number) {
     return this.#activity.track(() => this.#store.listRunnableJobs(limit));
+  }
+
+  listJobs(query: Parameters<EventStore['listJobs']>[0]) {
+    return this.#activity.track(() => this.#store.listJobs(query));
   }
 
   listJobIds(options: Parameters<EventStore['listJobIds']>[0]) {

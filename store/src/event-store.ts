@@ -1,4 +1,5 @@
 import type { BreakerEvent, JobEvent, JobRow, JobState, RecordedEvent, TimerState } from '@ratchet/protocol';
+import type { JobListQuery } from './list-jobs.ts';
 
 /**
  * The log and its projections. The engine is its only writer. Implementations:
@@ -15,8 +16,8 @@ export interface EventStore {
    * The `jobs` and `timers` projections are written in the same transaction.
    */
   append(requests: readonly AppendRequest[]): Promise<readonly AppendResult[]>;
-  /** Events of `jobId` with seq > `afterSeq`, in order (empty for an unknown job). */
-  read(jobId: string, afterSeq?: number): Promise<readonly RecordedEvent[]>;
+  /** Events of `jobId` with seq > `afterSeq`, in order, at most `limit` of them (empty for an unknown job). */
+  read(jobId: string, afterSeq?: number, limit?: number): Promise<readonly RecordedEvent[]>;
   /**
    * The job's latest snapshot of JobState (if one of the current `JOB_STATE_FORMAT` is stored)
    * and the events after it, in one read: folding `events` onto `snapshot` gives the state.
@@ -26,6 +27,12 @@ export interface EventStore {
   writeSnapshot(state: JobState): Promise<void>;
   /** The `jobs` projection row, or undefined. */
   getJob(jobId: string): Promise<JobRow | undefined>;
+  /**
+   * A page of the job list, newest start first (ties by job id, descending), narrowed by status,
+   * workflow and job id prefix; paged by keyset (`after`), never by offset. Each filter has its
+   * index (migration 0005), so a page costs one index range whatever the page number.
+   */
+  listJobs(query: JobListQuery): Promise<readonly JobRow[]>;
   /**
    * Claims up to `limit` timers due at `now` that no one else holds, for `leaseMs` (FOR UPDATE
    * SKIP LOCKED, so several engines never claim the same timer). A claimed timer is removed when

@@ -11,6 +11,7 @@ import {
 import { CompiledQuery, type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from './database.ts';
 import type { AppendRequest, AppendResult, DueTimer, EventStore, JobRow, LatestRead } from './event-store.ts';
+import { type JobListQuery, jobIdPrefixProblem, listJobsStatement, PREFIX_SORT_LIMIT, prefixProbeStatement } from './list-jobs.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { planAppend } from './plan-append.ts';
 
@@ -181,10 +182,15 @@ export class KyselyEventStore implements EventStore {
     );
   }
 
-  async read(jobId: string, afterSeq = 0): Promise<readonly RecordedEvent[]> {
-    const { rows } = await sql<{ seq: number; data: Uint8Array; recorded_at: number }>`
-      select seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${this.#tables.jobEvents}
-      where job_id = ${jobId} and seq > ${afterSeq}::int4 order by seq`.execute(this.#db);
+  async read(jobId: string, afterSeq = 0, limit?: number): Promise<readonly RecordedEvent[]> {
+    const { jobEvents } = this.#tables;
+    const columns = sql`seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at`;
+    // Two statement texts, not one with a nullable limit, so each keeps a plain plan.
+    const { rows } = await (limit === undefined
+      ? sql<EventColumns>`select ${columns} from ${jobEvents} where job_id = ${jobId} and seq > ${afterSeq}::int4 order by seq`
+      : sql<EventColumns>`select ${columns} from ${jobEvents} where job_id = ${jobId} and seq > ${afterSeq}::int4 order by seq
+            limit ${limit}::int4`
+    ).execute(this.#db);
     return rows.map((row) => ({ seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as JobEvent }));
   }
 
@@ -222,22 +228,25 @@ export class KyselyEventStore implements EventStore {
 
   async getJob(jobId: string): Promise<JobRow | undefined> {
     const { rows } = await sql<JobRowColumns>`
-      select job_id, workflow, version, status, epoch, last_seq, ${epochMs(sql.ref('started_at'))} as started_at,
-        ${epochMs(sql.ref('updated_at'))} as updated_at, ${epochMs(sql.ref('finished_at'))} as finished_at
-      from ${this.#tables.jobs} where job_id = ${jobId}`.execute(this.#db);
+      select ${JOB_ROW_COLUMNS} from ${this.#tables.jobs} where job_id = ${jobId}`.execute(this.#db);
     const row = rows[0];
-    if (row === undefined) return undefined;
-    return {
-      jobId: row.job_id,
-      workflow: row.workflow,
-      version: row.version,
-      status: row.status,
-      epoch: row.epoch,
-      lastSeq: row.last_seq,
-      startedAt: row.started_at,
-      updatedAt: row.updated_at,
-      ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
-    };
+    return row === undefined ? undefined : jobRowFrom(row);
+  }
+
+  async listJobs(query: JobListQuery): Promise<readonly JobRow[]> {
+    const problem = query.jobIdPrefix === undefined ? undefined : jobIdPrefixProblem(query.jobIdPrefix);
+    if (problem !== undefined) throw new TypeError(problem);
+    if (!Number.isInteger(query.limit) || query.limit < 1) throw new TypeError(`limit must be a positive integer, got ${query.limit}`);
+    const { jobs } = this.#tables;
+    let plan: 'prefix-index' | 'start-order' = 'prefix-index';
+    if (query.jobIdPrefix !== undefined) {
+      // A second statement, but only for a search: a generic plan cannot tell a prefix every job
+      // shares from one that names a single job, so the store asks first.
+      const probe = await prefixProbeStatement(jobs, query.jobIdPrefix).execute(this.#db);
+      if ((probe.rows[0]?.matches ?? 0) > PREFIX_SORT_LIMIT) plan = 'start-order';
+    }
+    const { rows } = await listJobsStatement(jobs, query, JOB_ROW_COLUMNS, plan).execute(this.#db);
+    return (rows as JobRowColumns[]).map(jobRowFrom);
   }
 
   /**
@@ -330,6 +339,12 @@ export class KyselyEventStore implements EventStore {
   }
 }
 
+interface EventColumns {
+  seq: number;
+  data: Uint8Array;
+  recorded_at: number;
+}
+
 interface JobRowColumns {
   job_id: string;
   workflow: string;
@@ -342,6 +357,20 @@ interface JobRowColumns {
   finished_at: number | null;
 }
 
+function jobRowFrom(row: JobRowColumns): JobRow {
+  return {
+    jobId: row.job_id,
+    workflow: row.workflow,
+    version: row.version,
+    status: row.status,
+    epoch: row.epoch,
+    lastSeq: row.last_seq,
+    startedAt: row.started_at,
+    updatedAt: row.updated_at,
+    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+  };
+}
+
 /** A timestamptz as epoch milliseconds, computed by Postgres so the drivers never parse dates. */
 function epochMs(timestamp: RawBuilder<unknown>): RawBuilder<number> {
   return sql<number>`round(extract(epoch from ${timestamp}) * 1000)::float8`;
@@ -350,3 +379,7 @@ function epochMs(timestamp: RawBuilder<unknown>): RawBuilder<number> {
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** The columns of a {@link JobRow}, times as epoch milliseconds. */
+const JOB_ROW_COLUMNS = sql`job_id, workflow, version, status, epoch, last_seq, ${epochMs(sql.ref('started_at'))} as started_at,
+  ${epochMs(sql.ref('updated_at'))} as updated_at, ${epochMs(sql.ref('finished_at'))} as finished_at`;

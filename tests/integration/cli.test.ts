@@ -164,11 +164,17 @@ describe('ratchet dev --main (the main job of npm start)', () => {
         output += chunk.toString();
         if (/StepStarted\s+charge-card/.test(output)) {
           clearTimeout(timer);
-          first.kill('SIGINT');
           resolve();
         }
       });
     });
+    // The web UI and HTTP API answer at the address it printed, while the job runs.
+    const ui = /web UI and HTTP API on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1];
+    expect(ui, output).toBeDefined();
+    const listed = (await (await fetch(`${ui}api/jobs`)).json()) as { jobs: { workflow: string }[] };
+    expect(listed.jobs.map((job) => job.workflow)).toContain('process-order');
+    expect(await (await fetch(`${ui}`)).text()).toContain('<title>Ratchet</title>');
+    first.kill('SIGINT');
     await new Promise((resolve) => first.once('exit', resolve));
     const jobId = (await readFile(join(dir, 'current-order'), 'utf8')).trim();
     expect(output).toContain(`started order job ${jobId}`);

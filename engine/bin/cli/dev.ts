@@ -1,12 +1,13 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Engine, HttpCommandServer, type JobChange, timelineRow } from '@ratchet/engine';
+import { Engine, type JobChange, timelineRow } from '@ratchet/engine';
 import { Client } from '@ratchet/sdk';
 import { MemoryTransport } from '@ratchet/sdk/transport';
 import { PgliteEventStore } from '@ratchet/store';
 import { Worker } from '@ratchet/worker';
 import { pino } from 'pino';
 import { DEV_ENDPOINT_FILE } from './engine-connection.ts';
+import { startHttpEndpoint } from './http-endpoint.ts';
 import { loadWorkflows } from './load-workflows.ts';
 
 export interface DevOptions {
@@ -15,6 +16,11 @@ export interface DevOptions {
   /** Run the module's `main` export, then stop. */
   readonly main: boolean;
   readonly quiet: boolean;
+  /** HTTP API and web UI: the interface, and the port (undefined: 7420, or a free one when taken). */
+  readonly httpHost: string;
+  readonly httpPort: number | undefined;
+  /** Required when `httpHost` is beyond loopback. */
+  readonly apiToken: string | undefined;
 }
 
 /**
@@ -50,15 +56,26 @@ export async function runDev(options: DevOptions): Promise<void> {
       name: `dev-worker-${Date.now().toString(36)}`,
     });
   let worker = newWorker();
-  const http = new HttpCommandServer({ serve: (payload) => engine.handleCommand(payload), maxBytes: 1024 * 1024 });
 
   await engine.start();
   await worker.start();
-  const port = await http.listen();
+  const {
+    server: http,
+    port,
+    url,
+  } = await startHttpEndpoint({
+    engine,
+    store,
+    host: options.httpHost,
+    port: options.httpPort,
+    token: options.apiToken,
+    log,
+  });
   await writeFile(join(options.dataDir, DEV_ENDPOINT_FILE), JSON.stringify({ pid: process.pid, port }));
   log(
-    `ratchet dev: ${module.workflows.length} workflow(s) [${module.workflows.map((w) => w.name).join(', ')}], log in ${join(options.dataDir, 'pgdata')}, commands on http://127.0.0.1:${port}/api/commands`,
+    `ratchet dev: ${module.workflows.length} workflow(s) [${module.workflows.map((w) => w.name).join(', ')}], log in ${join(options.dataDir, 'pgdata')}`,
   );
+  log(`ratchet dev: web UI and HTTP API on ${url}`);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {

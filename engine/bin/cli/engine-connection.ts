@@ -34,10 +34,12 @@ export async function connectToEngine(options: {
   natsUrl: string | undefined;
   dataDir: string;
   prefix: string;
+  /** The access token of a `ratchet dev` that listens beyond loopback (RATCHET_API_TOKEN). */
+  apiToken?: string | undefined;
 }): Promise<EngineConnection> {
   if (!options.natsUrl) {
     const dev = await readDevEndpoint(options.dataDir);
-    if (dev) return httpConnection(dev.port);
+    if (dev) return httpConnection(dev.port, options.apiToken);
     const pgdata = join(options.dataDir, 'pgdata');
     if (existsSync(pgdata)) return localConnection(pgdata);
   }
@@ -56,10 +58,15 @@ async function readDevEndpoint(dataDir: string): Promise<DevEndpoint | undefined
   }
 }
 
-function httpConnection(port: number): EngineConnection {
+function httpConnection(port: number, apiToken: string | undefined): EngineConnection {
+  const headers: Record<string, string> = apiToken === undefined ? {} : { authorization: `Bearer ${apiToken}` };
   return {
     async send(command) {
-      const response = await fetch(`http://127.0.0.1:${port}/api/commands`, { method: 'POST', body: Buffer.from(encode(command)) });
+      const response = await fetch(`http://127.0.0.1:${port}/api/commands`, {
+        method: 'POST',
+        headers,
+        body: Buffer.from(encode(command)),
+      });
       if (!response.ok) throw new Error(`ratchet dev answered HTTP ${response.status}: ${await response.text()}`);
       const reply = decode(new Uint8Array(await response.arrayBuffer())) as Reply<never>;
       if (!reply.ok) throw new EngineError(reply.error);

@@ -3,6 +3,7 @@ import { NatsTransport } from '@ratchet/sdk/transport';
 import { PostgresEventStore } from '@ratchet/store';
 import { Worker } from '@ratchet/worker';
 import { pino } from 'pino';
+import { startHttpEndpoint } from './http-endpoint.ts';
 import { loadWorkflows } from './load-workflows.ts';
 
 export interface ServerOptions {
@@ -11,14 +12,32 @@ export interface ServerOptions {
   readonly logLevel: string;
 }
 
-/** `ratchet engine`: the engine against real Postgres and NATS, until SIGINT/SIGTERM. */
-export async function runEngine(options: ServerOptions & { readonly databaseUrl: string }): Promise<void> {
+/** `ratchet engine`'s HTTP API and web UI. */
+export interface EngineHttpOptions {
+  readonly httpHost: string;
+  /** Undefined: 7420, or a free port when it is taken. */
+  readonly httpPort: number | undefined;
+  readonly apiToken: string | undefined;
+}
+
+/** `ratchet engine`: the engine against real Postgres and NATS, with its HTTP API and web UI, until SIGINT/SIGTERM. */
+export async function runEngine(options: ServerOptions & EngineHttpOptions & { readonly databaseUrl: string }): Promise<void> {
   const logger = pino({ level: options.logLevel });
   const store = new PostgresEventStore({ url: options.databaseUrl });
   const transport = await NatsTransport.connect({ servers: options.natsUrl, name: 'ratchet-engine' });
   const engine = new Engine({ store, transport, logger, prefix: options.prefix });
   await engine.start();
+  const { server: http, url } = await startHttpEndpoint({
+    engine,
+    store,
+    host: options.httpHost,
+    port: options.httpPort,
+    token: options.apiToken,
+    log: (message) => logger.warn(message),
+  });
+  logger.info({ url }, `web UI and HTTP API on ${url}`);
   await untilSignal(async () => {
+    await http.close();
     await engine.stop();
     await transport.close();
     await store.close();

@@ -1,0 +1,193 @@
+import {
+  type BreakerSummary,
+  type Duration,
+  type EngineCommand,
+  foldEvents,
+  type JobRow,
+  type JobState,
+  type JobStatus,
+  type JobSummary,
+  jobIdProblem,
+  parseCommand,
+  toMs,
+} from '@ratchet/protocol';
+import { type EventStore, jobIdPrefixProblem } from '@ratchet/store';
+import { summarize } from '../job-writer.ts';
+import { timelineRow } from '../timeline.ts';
+import { HttpError } from './http-error.ts';
+import { decodeCursor, encodeCursor } from './job-cursor.ts';
+import { type RouteRequest, Router } from './router.ts';
+
+/** What the API needs of the engine: its commands, carried out in process. */
+export interface EngineCommands {
+  execute(command: EngineCommand): Promise<unknown>;
+}
+
+/** What the API reads from the store directly: the job list and pages of a job's events. */
+export type JobReads = Pick<EventStore, 'read' | 'listJobs'>;
+
+/** What the JSON API's routes work with. */
+export interface JsonApiOptions {
+  readonly engine: EngineCommands;
+  readonly store: JobReads;
+  /** @default Date.now */
+  readonly clock?: () => number;
+}
+
+const STATUSES: readonly JobStatus[] = ['running', 'completed', 'failed', 'cancelled', 'continued'];
+/** Page sizes: the default, and the most one request may ask for. */
+const JOBS_PAGE = { default: 50, max: 500 } as const;
+const EVENTS_PAGE = { default: 500, max: 5000 } as const;
+
+/**
+ * The routes of the JSON API under `/api`. Reads go to the store (the job list, event pages)
+ * or through the engine's commands (a job's folded state); the only writes are the explicit
+ * actions (signal, cancel, terminate, breaker trip/reset), each one engine command.
+ */
+export function jsonApiRoutes(options: JsonApiOptions): Router {
+  const { engine, store } = options;
+  const clock = options.clock ?? Date.now;
+  const run = <T>(command: unknown): Promise<T> => engine.execute(parseCommand(command)) as Promise<T>;
+  const describe = (jobId: string) => run<JobState>({ type: 'DescribeJob', jobId });
+  const withDuration = (row: JobRow | JobSummary) => ({ ...row, durationMs: (row.finishedAt ?? clock()) - row.startedAt });
+
+  return new Router()
+    .add('GET', '/api/jobs', async ({ query }) => {
+      const status = query.get('status') || undefined;
+      if (status !== undefined && !STATUSES.includes(status as JobStatus)) {
+        throw new HttpError(400, 'BadQuery', `status must be one of ${STATUSES.join(', ')}, got "${status.slice(0, 60)}"`);
+      }
+      const workflow = query.get('workflow') || undefined;
+      const prefix = query.get('q') || undefined;
+      const prefixProblem = prefix === undefined ? undefined : jobIdPrefixProblem(prefix);
+      if (prefixProblem !== undefined) throw new HttpError(400, 'BadQuery', `q: ${prefixProblem}`);
+      const limit = integerParam(query, 'limit', JOBS_PAGE.default, 1, JOBS_PAGE.max);
+      const after = query.get('after') || undefined;
+      // One more than asked: its presence says whether a next page exists.
+      const rows = await store.listJobs({
+        limit: limit + 1,
+        ...(status === undefined ? {} : { status: status as JobStatus }),
+        ...(workflow === undefined ? {} : { workflow }),
+        ...(prefix === undefined ? {} : { jobIdPrefix: prefix }),
+        ...(after === undefined ? {} : { after: decodeCursor(after) }),
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        jobs: page.map(withDuration),
+        ...(rows.length > limit && last ? { next: encodeCursor({ startedAt: last.startedAt, jobId: last.jobId }) } : {}),
+      };
+    })
+    .add('GET', '/api/jobs/:jobId', async ({ params }) => {
+      const state = await describe(checkedJobId(params));
+      return { job: withDuration(summarize(state)), state };
+    })
+    .add('GET', '/api/jobs/:jobId/events', async ({ params, query }) => {
+      const jobId = checkedJobId(params);
+      const after = integerParam(query, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
+      const limit = integerParam(query, 'limit', EVENTS_PAGE.default, 1, EVENTS_PAGE.max);
+      // The state first (it refuses an unknown job); its journal names the steps of every event read after.
+      const state = await describe(jobId);
+      const events = await store.read(jobId, after, limit);
+      const lastSeq = Math.max(state.lastSeq, events.at(-1)?.seq ?? 0);
+      return {
+        jobId,
+        status: state.status,
+        lastSeq,
+        more: (events.at(-1)?.seq ?? after) < lastSeq,
+        events: events.map((recorded) => ({
+          seq: recorded.seq,
+          recordedAt: recorded.recordedAt,
+          type: recorded.event.type,
+          event: recorded.event,
+          line: timelineRow(recorded, state),
+        })),
+      };
+    })
+    .add('GET', '/api/jobs/:jobId/state', async ({ params, query }) => {
+      const jobId = checkedJobId(params);
+      if (!query.has('at')) throw new HttpError(400, 'BadQuery', 'at=<seq> is required: the event to fold the state up to');
+      const at = integerParam(query, 'at', 1, 1, Number.MAX_SAFE_INTEGER);
+      const events = await store.read(jobId, 0, at);
+      if (events.length === 0) throw new HttpError(404, 'JobNotFoundError', `no job ${jobId}`);
+      if (events.length < at) throw new HttpError(400, 'BadQuery', `at=${at}: job ${jobId} has ${events.length} events`);
+      return { at, state: foldEvents(jobId, events) };
+    })
+    .add('POST', '/api/jobs/:jobId/signal', async ({ params, body }) => {
+      const { name, payload } = objectBody(await body(), 'signal');
+      if (typeof name !== 'string' || name === '')
+        throw new HttpError(400, 'BadBody', 'signal needs {"name": "<signal name>", "payload": …}');
+      return run({ type: 'SignalJob', jobId: checkedJobId(params), name, payload: payload ?? null });
+    })
+    .add('POST', '/api/jobs/:jobId/cancel', async ({ params, body }) => {
+      const { reason } = objectBody(await body(), 'cancel');
+      const job = await run<JobSummary>({
+        type: 'CancelJob',
+        jobId: checkedJobId(params),
+        reason: reasonOf(reason, 'cancelled'),
+        terminate: false,
+      });
+      return { job: withDuration(job) };
+    })
+    .add('POST', '/api/jobs/:jobId/terminate', async ({ params, body }) => {
+      const { reason } = objectBody(await body(), 'terminate');
+      const job = await run<JobSummary>({
+        type: 'CancelJob',
+        jobId: checkedJobId(params),
+        reason: reasonOf(reason, 'terminated'),
+        terminate: true,
+      });
+      return { job: withDuration(job) };
+    })
+    .add('GET', '/api/breakers', async () => ({ breakers: await run<BreakerSummary[]>({ type: 'ControlBreaker', op: 'list' }) }))
+    .add('POST', '/api/breakers/:name/trip', async ({ params, body }) => {
+      const { for: duration } = objectBody(await body(), 'trip');
+      let forMs: number | undefined;
+      try {
+        forMs = duration === undefined ? undefined : toMs(duration as Duration, 'for');
+      } catch (error) {
+        throw new HttpError(400, 'BadBody', (error as Error).message);
+      }
+      const breakers = await run<BreakerSummary[]>({
+        type: 'ControlBreaker',
+        op: 'trip',
+        name: params.name,
+        ...(forMs === undefined ? {} : { forMs }),
+      });
+      return { breakers };
+    })
+    .add('POST', '/api/breakers/:name/reset', async ({ params }) => ({
+      breakers: await run<BreakerSummary[]>({ type: 'ControlBreaker', op: 'reset', name: params.name }),
+    }));
+}
+
+function checkedJobId(params: RouteRequest['params']): string {
+  const jobId = params.jobId as string;
+  const problem = jobIdProblem(jobId);
+  if (problem !== undefined) throw new HttpError(400, 'BadPath', problem);
+  return jobId;
+}
+
+function integerParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const text = query.get(name);
+  if (text === null || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new HttpError(400, 'BadQuery', `${name} must be an integer from ${min} to ${max}, got "${text.slice(0, 60)}"`);
+  }
+  return value;
+}
+
+function objectBody(body: unknown, action: string): Record<string, unknown> {
+  if (body === undefined) return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'BadBody', `the body of ${action} must be a JSON object`);
+  }
+  return body as Record<string, unknown>;
+}
+
+function reasonOf(reason: unknown, fallback: string): string {
+  if (reason === undefined || reason === null || reason === '') return fallback;
+  if (typeof reason !== 'string') throw new HttpError(400, 'BadBody', `reason must be a string, got ${typeof reason}`);
+  return reason;
+}

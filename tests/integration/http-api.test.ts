@@ -1,0 +1,333 @@
+import { execFile } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { HttpServer } from '@ratchet/engine';
+import { decode, encode } from '@ratchet/protocol';
+import { defineWorkflow } from '@ratchet/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STACK_KINDS, type Stack, startStack } from '../harness/index.ts';
+
+const gate = defineWorkflow('gate', async (ctx) => {
+  await ctx.step('prepare', () => 'prepared');
+  const go = await ctx.waitForSignal<{ ok: boolean }>('go');
+  return ctx.step('finish', () => (go.timedOut ? 'late' : go.payload));
+});
+
+const quick = defineWorkflow('quick', async (ctx) => ctx.step('only', () => 42));
+
+interface JobListPage {
+  jobs: { jobId: string; workflow: string; status: string; startedAt: number; durationMs: number }[];
+  next?: string;
+}
+
+/** An HTTP call to the server: status and parsed JSON body (or text). */
+async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    redirect: 'manual',
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: the tests read bodies by path; a wrong path fails its assertion.
+  return { status: response.status, json: json as Record<string, any>, text, headers: response.headers };
+}
+
+/** Polls `check` until it holds (outside a test, where expect.poll cannot run). */
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe.each(STACK_KINDS)('the HTTP JSON API on %s', (kind) => {
+  let stack: Stack;
+  let server: HttpServer;
+  let base: string;
+  const get = (path: string) => call(base, 'GET', path);
+  const post = (path: string, body?: unknown) => call(base, 'POST', path, body);
+  const waitStatus = (jobId: string, status: string) =>
+    expect.poll(async () => (await get(`/api/jobs/${jobId}`)).json.job.status, { timeout: 10_000 }).toBe(status);
+
+  beforeAll(async () => {
+    stack = await startStack(kind);
+    await stack.startWorker([gate, quick] as never);
+    server = new HttpServer({ engine: stack.engine, store: stack.store });
+    base = `http://127.0.0.1:${await server.listen(0)}`;
+    for (const jobId of ['api-a-1', 'api-a-2', 'api-a-3']) await stack.client.start(gate, {}, { jobId });
+    for (const jobId of ['api-b-1', 'api-b-2']) await (await stack.client.start(quick, {}, { jobId })).result({ timeout: '10s' });
+    for (const jobId of ['api-a-1', 'api-a-2', 'api-a-3']) {
+      await until(async () => (await stack.store.read(jobId)).at(-1)?.event.type === 'WaitStarted', `${jobId} waits for its signal`);
+    }
+  });
+  afterAll(async () => {
+    await server?.close();
+    await stack?.close();
+  });
+
+  it('pages through the job list newest first by keyset, with every job once', async () => {
+    const seen: JobListPage['jobs'] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await get(`/api/jobs?limit=2${after ? `&after=${after}` : ''}`);
+      expect(page.status).toBe(200);
+      const body = page.json as JobListPage;
+      expect(body.jobs.length).toBeLessThanOrEqual(2);
+      seen.push(...body.jobs);
+      if (!body.next) break;
+      after = body.next;
+    }
+    expect(seen.map((job) => job.jobId).sort()).toEqual(['api-a-1', 'api-a-2', 'api-a-3', 'api-b-1', 'api-b-2']);
+    const started = seen.map((job) => job.startedAt);
+    expect(started).toEqual([...started].sort((a, b) => b - a));
+    expect(seen.find((job) => job.jobId === 'api-b-1')).toMatchObject({ workflow: 'quick', status: 'completed' });
+    expect(seen.every((job) => job.durationMs >= 0)).toBe(true);
+  });
+
+  it('filters the job list by status, workflow and job id prefix', async () => {
+    const ids = async (query: string) => ((await get(`/api/jobs?${query}`)).json as JobListPage).jobs.map((job) => job.jobId).sort();
+    expect(await ids('status=completed')).toEqual(['api-b-1', 'api-b-2']);
+    expect(await ids('status=running&workflow=gate')).toEqual(['api-a-1', 'api-a-2', 'api-a-3']);
+    expect(await ids('workflow=quick')).toEqual(['api-b-1', 'api-b-2']);
+    expect(await ids('q=api-a-')).toEqual(['api-a-1', 'api-a-2', 'api-a-3']);
+    expect(await ids('q=api-b-2&status=completed')).toEqual(['api-b-2']);
+    expect(await ids('status=failed')).toEqual([]);
+  });
+
+  it('refuses a bad list query with a 400 naming the problem', async () => {
+    expect(await get('/api/jobs?status=sleeping')).toMatchObject({
+      status: 400,
+      json: { error: { message: expect.stringMatching(/status must be one of/) } },
+    });
+    expect(await get('/api/jobs?limit=0')).toMatchObject({
+      status: 400,
+      json: { error: { message: expect.stringMatching(/limit must be an integer/) } },
+    });
+    expect(await get('/api/jobs?after=garbage')).toMatchObject({ status: 400, json: { error: { name: 'BadCursor' } } });
+    expect(await get(`/api/jobs?q=${encodeURIComponent("a' or 1=1")}`)).toMatchObject({
+      status: 400,
+      json: { error: { message: expect.stringMatching(/prefix/) } },
+    });
+  });
+
+  it('shows a job with its folded state, its events a page at a time, and the state at any event', async () => {
+    const job = await get('/api/jobs/api-b-1');
+    expect(job.status).toBe(200);
+    expect(job.json.job).toMatchObject({ jobId: 'api-b-1', workflow: 'quick', status: 'completed', output: 42, lastSeq: 4 });
+    expect(job.json.state.journal[0]).toMatchObject({
+      kind: 'step',
+      name: 'only',
+      status: 'completed',
+      attempts: [{ attempt: 1, status: 'completed' }],
+    });
+
+    const first = await get('/api/jobs/api-b-1/events?limit=2');
+    expect(first.json).toMatchObject({ jobId: 'api-b-1', status: 'completed', lastSeq: 4, more: true });
+    expect(first.json.events.map((event: { seq: number; type: string }) => [event.seq, event.type])).toEqual([
+      [1, 'JobStarted'],
+      [2, 'StepStarted'],
+    ]);
+    expect(first.json.events[1].line).toMatchObject({ seq: 2, type: 'StepStarted', step: 'only', attempt: 1 });
+    const rest = await get('/api/jobs/api-b-1/events?after=2');
+    expect(rest.json.more).toBe(false);
+    expect(rest.json.events.map((event: { seq: number }) => event.seq)).toEqual([3, 4]);
+    expect(rest.json.events[0].line).toMatchObject({ type: 'StepCompleted', step: 'only' });
+
+    const atTwo = await get('/api/jobs/api-b-1/state?at=2');
+    expect(atTwo.json).toMatchObject({ at: 2, state: { status: 'running', lastSeq: 2, journal: [{ name: 'only', status: 'running' }] } });
+    const atEnd = await get('/api/jobs/api-b-1/state?at=4');
+    expect(atEnd.json.state).toMatchObject({ status: 'completed', output: 42 });
+  });
+
+  it('answers an unknown job, a bad seq, malformed JSON and an unknown route with the right status and a message', async () => {
+    expect(await get('/api/jobs/no-such-job')).toMatchObject({
+      status: 404,
+      json: { error: { name: 'JobNotFoundError', message: 'no job no-such-job' } },
+    });
+    expect(await get('/api/jobs/no-such-job/events')).toMatchObject({ status: 404 });
+    expect(await get('/api/jobs/no-such-job/state?at=1')).toMatchObject({ status: 404 });
+    expect(await get('/api/jobs/api-b-1/state?at=99')).toMatchObject({
+      status: 400,
+      json: { error: { message: 'at=99: job api-b-1 has 4 events' } },
+    });
+    expect(await get('/api/jobs/api-b-1/state?at=0')).toMatchObject({
+      status: 400,
+      json: { error: { message: expect.stringMatching(/^at must be/) } },
+    });
+    expect(await get('/api/jobs/api-b-1/state')).toMatchObject({
+      status: 400,
+      json: { error: { message: expect.stringMatching(/at=<seq> is required/) } },
+    });
+    expect(await get('/api/jobs/api-b-1/events?after=-1')).toMatchObject({ status: 400 });
+    expect(await get(`/api/jobs/${encodeURIComponent('bad id!')}`)).toMatchObject({
+      status: 400,
+      json: { error: { message: expect.stringMatching(/jobId/) } },
+    });
+    expect(await post('/api/jobs/api-a-1/signal', '{"name": "go"')).toMatchObject({
+      status: 400,
+      json: { error: { name: 'MalformedJson' } },
+    });
+    expect(await post('/api/jobs/api-a-1/signal', [1, 2])).toMatchObject({
+      status: 400,
+      json: { error: { message: expect.stringMatching(/JSON object/) } },
+    });
+    expect(await post('/api/jobs/api-a-1/signal', { payload: 1 })).toMatchObject({
+      status: 400,
+      json: { error: { message: expect.stringMatching(/name/) } },
+    });
+    expect(await get('/api/nothing-here')).toMatchObject({
+      status: 404,
+      json: { error: { name: 'RouteNotFound', message: 'no route GET /api/nothing-here' } },
+    });
+    expect(await get('/api/jobs/api-a-1/cancel')).toMatchObject({
+      status: 405,
+      json: { error: { message: expect.stringMatching(/use POST/) } },
+    });
+    expect(await call(base, 'POST', '/api/jobs/api-a-1/signal', 'x'.repeat(1024 * 1024 + 10))).toMatchObject({ status: 413 });
+    // The bad requests wrote nothing: api-a-1 still waits, its log unchanged.
+    expect((await stack.store.read('api-a-1')).at(-1)?.event.type).toBe('WaitStarted');
+  });
+
+  it('signals a job, cancels one and terminates one, and refuses actions on a finished job', async () => {
+    const signalled = await post('/api/jobs/api-a-1/signal', { name: 'go', payload: { ok: true } });
+    expect(signalled).toMatchObject({ status: 200, json: { signalId: expect.any(String) } });
+    await waitStatus('api-a-1', 'completed');
+    expect((await get('/api/jobs/api-a-1')).json.job.output).toEqual({ ok: true });
+
+    expect(await post('/api/jobs/api-a-2/cancel', { reason: 'not needed' })).toMatchObject({
+      status: 200,
+      json: { job: { jobId: 'api-a-2' } },
+    });
+    await waitStatus('api-a-2', 'cancelled');
+    const terminated = await post('/api/jobs/api-a-3/terminate');
+    expect(terminated).toMatchObject({ status: 200, json: { job: { status: 'cancelled' } } });
+    const types = (await stack.store.read('api-a-3')).map((recorded) => recorded.event);
+    expect(types.at(-1)).toMatchObject({ type: 'JobCancelled', terminated: true, reason: 'terminated' });
+
+    expect(await post('/api/jobs/api-a-1/signal', { name: 'go' })).toMatchObject({
+      status: 409,
+      json: { error: { name: 'JobFinishedError' } },
+    });
+    expect(await post('/api/jobs/api-b-1/cancel', {})).toMatchObject({ status: 409 });
+    expect(await post('/api/jobs/no-such-job/terminate')).toMatchObject({ status: 404 });
+  });
+
+  it('lists, trips and resets breakers', async () => {
+    expect(await post('/api/breakers/inventory/trip', { for: 'soon' })).toMatchObject({
+      status: 400,
+      json: { error: { message: expect.stringMatching(/not a duration/) } },
+    });
+    const tripped = await post('/api/breakers/inventory/trip', { for: '10m' });
+    expect(tripped.status).toBe(200);
+    const open = tripped.json.breakers.find((breaker: { name: string }) => breaker.name === 'inventory');
+    expect(open).toMatchObject({ status: 'open' });
+    expect(open.openUntil).toBeGreaterThan(Date.now() + 9 * 60_000);
+    expect((await get('/api/breakers')).json.breakers).toContainEqual(expect.objectContaining({ name: 'inventory', status: 'open' }));
+    const reset = await post('/api/breakers/inventory/reset');
+    expect(reset.json.breakers).toContainEqual(expect.objectContaining({ name: 'inventory', status: 'closed' }));
+    expect(await post('/api/breakers/nothing/reset')).toMatchObject({ status: 404, json: { error: { name: 'UnknownBreakerError' } } });
+  });
+
+  it('serves the web UI from disk and nothing outside its folder; engine commands still go over MessagePack', async () => {
+    const page = await get('/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(page.text).toContain('<script type="module" src="/app.js">');
+    expect((await get('/app.js')).headers.get('content-type')).toMatch(/text\/javascript/);
+    expect((await get('/missing.js')).status).toBe(404);
+    // Sent raw, so no client normalises the dots away.
+    const port = new URL(base).port;
+    for (const path of ['/../package.json', '/..%2f..%2fpackage.json', '/%2e%2e/%2e%2e/package.json']) {
+      const status = await new Promise<number>((resolve, reject) => {
+        httpRequest({ host: '127.0.0.1', port, path }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+      expect(status, path).toBe(404);
+    }
+    const response = await fetch(`${base}/api/commands`, {
+      method: 'POST',
+      body: Buffer.from(encode({ type: 'GetJob', jobId: 'api-b-2' })),
+    });
+    expect(decode(new Uint8Array(await response.arrayBuffer()))).toMatchObject({
+      ok: true,
+      value: { jobId: 'api-b-2', status: 'completed' },
+    });
+  });
+});
+
+describe('the HTTP API access token', () => {
+  let stack: Stack;
+  let server: HttpServer;
+  let base: string;
+  const token = 'a-long-enough-test-token-0123456789';
+  beforeAll(async () => {
+    stack = await startStack('pglite+memory');
+    server = new HttpServer({ engine: stack.engine, store: stack.store, host: '0.0.0.0', token });
+    base = `http://127.0.0.1:${await server.listen(0)}`;
+  });
+  afterAll(async () => {
+    await server?.close();
+    await stack?.close();
+  });
+
+  it('is required to listen beyond loopback', () => {
+    expect(() => new HttpServer({ engine: stack.engine, store: stack.store, host: '0.0.0.0' })).toThrow(/beyond loopback.*access token/);
+    expect(() => new HttpServer({ engine: stack.engine, store: stack.store, host: '0.0.0.0', token: 'short' })).toThrow(/at least 16/);
+    // On loopback none is needed.
+    expect(() => new HttpServer({ engine: stack.engine, store: stack.store })).not.toThrow();
+  });
+
+  it('refuses every request without it, with a wrong one, and admits the bearer token', async () => {
+    for (const path of ['/api/jobs', '/', '/app.js', '/api/breakers']) {
+      expect((await call(base, 'GET', path)).status, path).toBe(401);
+      expect((await call(base, 'GET', path, undefined, { authorization: 'Bearer wrong-token-wrong-token' })).status, path).toBe(401);
+      expect((await call(base, 'GET', path, undefined, { authorization: `Bearer ${token}` })).status, path).toBe(200);
+    }
+    const refused = await call(base, 'GET', '/api/jobs');
+    expect(refused.json.error.message).toMatch(/Authorization: Bearer <token>/);
+    expect((await call(base, 'POST', '/api/breakers/x/trip', {})).status).toBe(401);
+    expect(
+      (await fetch(`${base}/api/commands`, { method: 'POST', body: Buffer.from(encode({ type: 'GetJob', jobId: 'x' })) })).status,
+    ).toBe(401);
+  });
+
+  it('lets the UI in once with ?token= and a cookie from then on', async () => {
+    expect((await call(base, 'GET', '/?token=wrong-token-wrong-token')).status).toBe(401);
+    const entry = await call(base, 'GET', `/?token=${token}`);
+    expect(entry.status).toBe(303);
+    expect(entry.headers.get('location')).toBe('/');
+    const setCookie = entry.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    const cookie = setCookie.split(';')[0] as string;
+    expect((await call(base, 'GET', '/api/jobs', undefined, { cookie })).status).toBe(200);
+    expect((await call(base, 'GET', '/', undefined, { cookie })).status).toBe(200);
+    expect((await call(base, 'GET', '/api/jobs', undefined, { cookie: 'ratchet_token=wrong' })).status).toBe(401);
+  });
+
+  it('ratchet engine refuses to listen beyond loopback without RATCHET_API_TOKEN', async () => {
+    const root = new URL('../..', import.meta.url).pathname;
+    const result = await promisify(execFile)(process.execPath, [join(root, 'engine/bin/ratchet.ts'), 'engine', '--http-host', '0.0.0.0'], {
+      env: { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', RATCHET_API_TOKEN: '' },
+      timeout: 30_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--http-host 0\.0\.0\.0 serves the HTTP API and UI beyond loopback: set RATCHET_API_TOKEN/);
+  });
+});
