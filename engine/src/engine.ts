@@ -25,6 +25,7 @@ import { type Logger, pino } from 'pino';
 import { BreakerBoard, checkedBreakerPolicy } from './breaker-board.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { EngineOptions, JobChange } from './engine-options.ts';
+import { forkJob } from './fork-job.ts';
 import { GroupCommit } from './group-commit.ts';
 import { historyPage } from './history-page.ts';
 import { JobCache } from './job-cache.ts';
@@ -178,6 +179,15 @@ export class Engine {
         return this.#breakers.acquire(command.name, checkedBreakerPolicy(command.policy));
       case 'ControlBreaker':
         return this.#breakers.operate(command);
+      case 'ForkJob':
+        return forkJob(command, {
+          writer: this.#writer,
+          dispatcher: this.#dispatcher,
+          registry: this.#registry,
+          clock: this.#clock,
+          ids: this.#ids,
+          afterWrite: (written) => this.#afterWrite(written),
+        });
       case 'ListJobs': {
         const jobIds = await this.#store.listJobIds({
           status: command.status,
