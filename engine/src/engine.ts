@@ -27,7 +27,7 @@ import { Dispatcher } from './dispatcher.ts';
 import type { EngineOptions, JobChange } from './engine-options.ts';
 import { forkJob } from './fork-job.ts';
 import { GroupCommit } from './group-commit.ts';
-import { historyPage } from './history-page.ts';
+import { HISTORY_PAGE_EVENTS, historyPage } from './history-page.ts';
 import { JobCache } from './job-cache.ts';
 import { expectRunning, isHeld, needsWake } from './job-conditions.ts';
 import { JobControl } from './job-control.ts';
@@ -159,9 +159,9 @@ export class Engine {
       case 'AppendEvents':
         return this.#appends.append(command);
       case 'ReadHistory': {
-        const { state, events } = await this.#writer.history(command.jobId, command.afterSeq);
+        const { state, events, complete } = await this.#writer.history(command.jobId, command.afterSeq, HISTORY_PAGE_EVENTS);
         if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${command.jobId}`);
-        return historyPage(summarize(state), events);
+        return historyPage(summarize(state), events, complete);
       }
       case 'GetJob':
         return summarize(await this.#existing(command.jobId));

@@ -47,15 +47,16 @@ export function formatHistory(jobId: string, events: readonly RecordedEvent[], f
       copiedUntil = event.forkedFrom ? seq + event.forkedFrom.events : 0;
     }
     if (event.type === 'StepStarted' || event.type === 'StepBlocked') names.set(event.stepId, event.name);
-    const at = eventTime(recorded);
-    const row = timelineRow(recorded, noFold);
+    // Copied events keep their source's times; one that records none takes the one before it.
+    const copied = seq > 1 && seq <= copiedUntil;
+    const at = eventTime(recorded) ?? (copied ? previous : recorded.recordedAt);
     const step = 'stepId' in event ? (names.get(event.stepId) ?? `#${event.stepId}`) : undefined;
     const shown = (filter.step === undefined || step === filter.step) && (filter.type === undefined || event.type === filter.type);
-    const detail = describe(event, { step, attempts, failedAt, recordedAt: recorded.recordedAt, fallback: row.detail });
+    const detail = describe(event, { step, attempts, failedAt, at, fallback: () => timelineRow(recorded, noFold).detail });
     if (shown) {
       if (seq === 2 && copiedUntil > 1) lines.push(`${''.padStart(6)}  -- copied from the source job, as recorded there --`);
       lines.push(
-        `${String(seq).padStart(6)}  ${duration(at - startedAt).padStart(11)}  ${duration(at - previous).padStart(10)}  ${event.type.padEnd(18)}  ${detail.text}`,
+        `${String(seq).padStart(6)}  ${duration(at - startedAt).padStart(11)}  ${duration(at - previous).padStart(10)}  ${event.type.padEnd(18)}  ${detail.text}`.trimEnd(),
       );
       for (const extra of detail.more) lines.push(`${''.padStart(6 + 2 + 11 + 2 + 10 + 2 + 18 + 2)}${extra}`);
       if (seq === copiedUntil) lines.push(`${''.padStart(6)}  -- the fork runs from here --`);
@@ -73,7 +74,7 @@ function header(jobId: string, events: readonly RecordedEvent[]): string[] {
   ];
   const end = last.event;
   if (end.type === 'JobCompleted' || end.type === 'JobFailed' || end.type === 'JobCancelled' || end.type === 'JobContinued') {
-    lines.push(`${end.type.replace('Job', '').toLowerCase()} after ${duration(eventTime(last) - started.startedAt)}`);
+    lines.push(`${end.type.replace('Job', '').toLowerCase()} after ${duration((eventTime(last) ?? last.recordedAt) - started.startedAt)}`);
   }
   const fork = started.forkedFrom;
   if (fork) {
@@ -89,8 +90,10 @@ interface Context {
   readonly step: string | undefined;
   readonly attempts: Map<string, AttemptRun>;
   readonly failedAt: Map<number, number>;
-  readonly recordedAt: number;
-  readonly fallback: string | undefined;
+  /** When the event happened (see eventTime). */
+  readonly at: number;
+  /** The timeline's own words for an event this text does not describe itself. */
+  readonly fallback: () => string | undefined;
 }
 
 function describe(event: JobEvent, c: Context): { text: string; more: string[] } {
@@ -123,7 +126,7 @@ function describe(event: JobEvent, c: Context): { text: string; more: string[] }
       };
     }
     case 'StepRetryScheduled': {
-      const failed = c.failedAt.get(event.stepId) ?? c.recordedAt;
+      const failed = c.failedAt.get(event.stepId) ?? c.at;
       const how = event.durable ? 'durable timer' : 'waited out by the worker';
       return {
         text: `${c.step} #${event.attempt}  at ${iso(event.at)}, ${duration(event.at - failed)} after the failure (${how})`,
@@ -131,14 +134,14 @@ function describe(event: JobEvent, c: Context): { text: string; more: string[] }
       };
     }
     case 'StepBlocked':
-      return { text: `${c.step} #${event.attempt}  ${c.fallback ?? ''}`, more: [] };
+      return { text: `${c.step} #${event.attempt}  ${c.fallback() ?? ''}`, more: [] };
     case 'TimerStarted':
-      return { text: `sleep until ${iso(event.fireAt)} (${duration(event.fireAt - c.recordedAt)})`, more: [] };
+      return { text: `sleep until ${iso(event.fireAt)} (${duration(event.fireAt - c.at)})`, more: [] };
     case 'ChildFinished':
     case 'JobFailed':
-      return { text: c.fallback ?? '', more: event.failure ? failureLines(event.failure) : [] };
+      return { text: c.fallback() ?? '', more: event.failure ? failureLines(event.failure) : [] };
     default:
-      return { text: c.fallback ?? '', more: [] };
+      return { text: c.fallback() ?? '', more: [] };
   }
 }
 
@@ -148,22 +151,28 @@ function ran(c: Context, stepId: number, attempt: number, endedAt: number): stri
   return run ? [`took ${duration(endedAt - run.startedAt)}`, `worker ${run.worker}`, `epoch ${run.epoch}`] : [];
 }
 
+const INTERNAL_FRAME = /node:internal|\/(worker|sdk|protocol|engine)\/src\/|\/node_modules\//;
+
 /** The error, its stack frames and its causes, a line each. */
 function failureLines(failure: Failure, depth = 0): string[] {
   const lead = depth === 0 ? 'error ' : 'caused by ';
   const lines = [`${lead}${failure.name}: ${failure.message}`];
-  const frames = (failure.stack ?? '')
+  const all = (failure.stack ?? '')
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line.startsWith('at '));
+  // The frames of the code that failed; Ratchet's and Node's own say nothing about the error.
+  const own = all.filter((frame) => !INTERNAL_FRAME.test(frame));
+  // Only Ratchet's frames, and a cause follows: the cause's frames are the ones to read.
+  const frames = own.length > 0 ? own : failure.cause ? [] : all;
   lines.push(...frames.slice(0, 12).map((frame) => `    ${frame}`));
   if (frames.length > 12) lines.push(`    ... ${frames.length - 12} more`);
   if (failure.cause && depth < 5) lines.push(...failureLines(failure.cause, depth + 1));
   return lines;
 }
 
-/** When the event happened: its own timestamp where it records one, else when the log took it. */
-function eventTime({ recordedAt, event }: RecordedEvent): number {
+/** When the event happened, if it records that itself. */
+function eventTime({ event }: RecordedEvent): number | undefined {
   switch (event.type) {
     case 'JobStarted':
     case 'StepStarted':
@@ -197,7 +206,7 @@ function eventTime({ recordedAt, event }: RecordedEvent): number {
     case 'JobContinued':
       return event.continuedAt;
     default:
-      return recordedAt;
+      return undefined;
   }
 }
 

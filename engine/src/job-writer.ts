@@ -144,18 +144,30 @@ export class JobWriter {
   }
 
   /**
-   * The job's state (as {@link read}) and its events after `afterSeq`, from one read of the log:
-   * the events the cache lacks are read along with those asked for.
+   * The job's state and its events after `afterSeq` — at most `limit` of them — from one read
+   * of the log: the events the cache lacks are read along with those asked for. `complete` says
+   * the read reached the end of the log, so `state` is the job's current state (otherwise it is
+   * the fold up to the last event returned, and more events follow).
    */
-  history(jobId: string, afterSeq: number): Promise<{ state: JobState; events: readonly RecordedEvent[] }> {
+  history(
+    jobId: string,
+    afterSeq: number,
+    limit?: number,
+  ): Promise<{ state: JobState; events: readonly RecordedEvent[]; complete: boolean }> {
     return this.#locks.run(jobId, async () => {
       const cached = this.#cache.get(jobId);
       const from = cached ? Math.min(afterSeq, cached.lastSeq) : 0;
-      const read = await this.#store.read(jobId, from);
+      const want = limit === undefined ? undefined : afterSeq - from + limit;
+      // One event more than asked for says whether the log goes on.
+      const all = await this.#store.read(jobId, from, want === undefined ? undefined : want + 1);
+      const complete = want === undefined || all.length <= want;
+      const read = complete ? all : all.slice(0, want);
       const known = cached?.lastSeq ?? 0;
       const state = foldEvents(jobId, from === known ? read : read.filter((e) => e.seq > known), cached);
+      // Cached even when it folds only a prefix of the log: the next page then reads on from it,
+      // and a write judged on it conflicts and reads the log, as after another engine's write.
       if (state.status !== 'new') this.#cache.set(jobId, state);
-      return { state, events: from === afterSeq ? read : read.filter((e) => e.seq > afterSeq) };
+      return { state, events: from === afterSeq ? read : read.filter((e) => e.seq > afterSeq), complete };
     });
   }
 

@@ -15,8 +15,8 @@ export interface EventStore {
    * The `jobs` and `timers` projections are written in the same transaction.
    */
   append(requests: readonly AppendRequest[]): Promise<readonly AppendResult[]>;
-  /** Events of `jobId` with seq > `afterSeq`, in order (empty for an unknown job). */
-  read(jobId: string, afterSeq?: number): Promise<readonly RecordedEvent[]>;
+  /** Events of `jobId` with seq > `afterSeq`, in order, at most `limit` of them (empty for an unknown job). */
+  read(jobId: string, afterSeq?: number, limit?: number): Promise<readonly RecordedEvent[]>;
   /** The `jobs` projection row, or undefined. */
   getJob(jobId: string): Promise<JobRow | undefined>;
   /**

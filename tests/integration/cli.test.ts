@@ -3,7 +3,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { foldEvents, type JobEvent, type JobState, jobRowOf, resolveRetryPolicy } from '@ratchet/protocol';
+import { readWholeHistory } from '@ratchet/sdk';
+import { PostgresEventStore } from '@ratchet/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectToEngine } from '../../engine/bin/cli/engine-connection.ts';
+import { historyOutput } from '../../engine/bin/cli/history.ts';
 import { deleteStreams, type TestDatabase, testDatabase, testNats } from '../harness/index.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -247,6 +252,66 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     // Times since the job started and since the previous event, on every event line.
     const lines = text.split('\n').filter((l) => /^\s+\d+\s+-?[\d.]+ (ms|s)\s+-?[\d.]+ (ms|s)\s+[A-Z]/.test(l));
     expect(lines.length).toBe(events.length);
+  });
+
+  it('prints the history of a 10,000-event job from Postgres in under 200 ms (after start-up)', async () => {
+    // The log written straight to the store, as the engine would have: a start, 4,999 steps, the end.
+    const store = new PostgresEventStore({ url: database.url });
+    try {
+      const policy = resolveRetryPolicy({});
+      const t0 = Date.now() - 60_000;
+      const log: JobEvent[] = [{ type: 'JobStarted', workflow: 'greet', version: '1', input: {}, epoch: 1, startedAt: t0 }];
+      for (let stepId = 0; log.length < 9_999; stepId++) {
+        log.push(
+          { type: 'StepStarted', stepId, name: `step-${stepId}`, attempt: 1, startedAt: t0 + stepId, worker: 'w-1', epoch: 1, policy },
+          { type: 'StepCompleted', stepId, attempt: 1, output: { n: stepId }, completedAt: t0 + stepId + 1 },
+        );
+      }
+      log.push({ type: 'JobCompleted', output: 4_999, completedAt: t0 + 5_000 });
+      let state: JobState | undefined;
+      for (let from = 0; from < log.length; from += 1000) {
+        const events = log.slice(from, from + 1000);
+        const expectedSeq = state?.lastSeq ?? 0;
+        state = foldEvents(
+          'cli-big-1',
+          events.map((event, i) => ({ seq: expectedSeq + i + 1, recordedAt: t0, event })),
+          state,
+        );
+        const [result] = await store.append([
+          { jobId: 'cli-big-1', expectedSeq, events, recordedAt: t0, job: jobRowOf(state), timers: { added: [], removed: [] } },
+        ]);
+        expect(result?.ok).toBe(true);
+      }
+    } finally {
+      await store.close();
+    }
+
+    // The whole command, process start to exit (reported, not asserted: it depends on the machine's load).
+    const started = performance.now();
+    const whole = await ratchet(['history', 'cli-big-1'], env);
+    const wholeMs = performance.now() - started;
+    expect(whole.code).toBe(0);
+    expect(whole.stdout.split('\n').filter((line) => /^\s+\d+\s/.test(line))).toHaveLength(10_000);
+
+    // The in-process part: connect, read every page from the engine, render.
+    const timings: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      const begin = performance.now();
+      const engine = await connectToEngine({ natsUrl: env.NATS_URL, dataDir: '.ratchet', prefix: env.RATCHET_PREFIX as string });
+      try {
+        const { events } = await readWholeHistory(engine, 'cli-big-1');
+        expect(events).toHaveLength(10_000);
+        expect(historyOutput('cli-big-1', events, false).length).toBeGreaterThan(500_000);
+      } finally {
+        await engine.close();
+      }
+      timings.push(performance.now() - begin);
+    }
+    const median = timings.sort((a, b) => a - b)[1] as number;
+    process.stderr.write(
+      `ratchet history of 10,000 events: whole command ${wholeMs.toFixed(0)} ms; in-process ${timings.map((t) => t.toFixed(0)).join(', ')} ms\n`,
+    );
+    expect(median).toBeLessThan(200);
   });
 
   it('verifies running jobs against new code before a deploy', async () => {

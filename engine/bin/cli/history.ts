@@ -2,6 +2,7 @@ import { formatHistory } from '@ratchet/engine/history-text';
 import { timeline } from '@ratchet/engine/timeline';
 import { readWholeHistory } from '@ratchet/sdk';
 import type { EngineConnection } from './engine-connection.ts';
+import { writeOut } from './write-out.ts';
 
 /**
  * `ratchet history`: the job's timeline as a person reads it, or with `--json` every event with
@@ -14,7 +15,7 @@ export async function showHistory(
   filter: { readonly step?: string; readonly type?: string } = {},
 ): Promise<number> {
   const { events } = await readWholeHistory(engine, jobId);
-  process.stdout.write(`${historyOutput(jobId, events, json, filter)}\n`);
+  await writeOut(`${historyOutput(jobId, events, json, filter)}\n`);
   return 0;
 }
 

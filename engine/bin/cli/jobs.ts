@@ -1,6 +1,7 @@
 import { foldEvents, isFinished, type JobSummary } from '@ratchet/protocol';
 import { readWholeHistory } from '@ratchet/sdk';
 import type { EngineConnection } from './engine-connection.ts';
+import { writeOut } from './write-out.ts';
 
 /** `ratchet start`: starts a job by workflow name; with `wait`, prints its output when it finishes. */
 export async function startJob(
@@ -73,7 +74,7 @@ export async function showState(engine: EngineConnection, jobId: string, at: num
   const last = events.at(-1)?.seq ?? 0;
   if (at !== undefined && (at < 1 || at > last)) throw new Error(`--at must be a seq from 1 to ${last}, got ${at}`);
   const state = foldEvents(jobId, at === undefined ? events : events.filter((e) => e.seq <= at));
-  process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
+  await writeOut(`${JSON.stringify(state, null, 2)}\n`);
   return 0;
 }
 
@@ -81,7 +82,7 @@ export async function showState(engine: EngineConnection, jobId: string, at: num
 export async function exportJob(engine: EngineConnection, jobId: string): Promise<number> {
   const { events } = await readWholeHistory(engine, jobId);
   const exported = { format: 'ratchet-history', version: 1, jobId, events };
-  process.stdout.write(`${JSON.stringify(exported, (_key, value) => (typeof value === 'bigint' ? value.toString() : value), 2)}\n`);
+  await writeOut(`${JSON.stringify(exported, (_key, value) => (typeof value === 'bigint' ? value.toString() : value), 2)}\n`);
   return 0;
 }
 
