@@ -32,7 +32,7 @@ const USAGE = `usage: ratchet <command> [options]
   replay <jobId> --workflows <module> [--until <seq>] [--inspect]
                                   replay the job's history against the module's code, no side effects;
                                   --until stops at an event, --inspect waits for a debugger first
-  fork <jobId> --from <step> [--set-output <step>=<json>]... [--job-id <id>] [--wait]
+  fork <jobId> --from <step> [--set-output <step>=<json>]... [--job-id <id>] [--workflow-version <v>] [--wait]
                                   a new job that reuses the job's recorded calls before <step> and runs on from it
   breaker list | breaker trip <name> [--for 1m] | breaker reset <name>
 
@@ -65,6 +65,7 @@ async function main(argv: readonly string[]): Promise<number> {
       'ack-wait': { type: 'string' },
       from: { type: 'string' },
       'set-output': { type: 'string', multiple: true },
+      'workflow-version': { type: 'string' },
       until: { type: 'string' },
       inspect: { type: 'boolean', default: false },
       'inspect-port': { type: 'string' },
@@ -158,6 +159,7 @@ async function main(argv: readonly string[]): Promise<number> {
           setOutputs: values['set-output'] ?? [],
           wait: values.wait,
           ...(values['job-id'] ? { forkJobId: values['job-id'] } : {}),
+          ...(values['workflow-version'] ? { version: values['workflow-version'] } : {}),
         }),
       );
     }

@@ -40,7 +40,10 @@ export interface ForkRequest {
  *   instead (the `ChildStarted` names `<forkId>.c<position>`). Finished children keep their result.
  * - A cancellation requested of the source but not yet delivered to its workflow is dropped.
  * - Pending timers keep their absolute instants: a sleep already due fires at once.
- * - The execution timeout, if any, runs afresh from the fork's start.
+ * - The execution timeout, if any, runs afresh from the fork's start. A fork of a child job is a
+ *   job of its own: it has no parent.
+ * - A step name that occurs more than once (a loop) means its first occurrence, for `from` and
+ *   for `setOutputs` alike.
  *
  * Refuses (naming the steps the job has) an unknown step, a `setOutputs` step that is not a
  * finished step before the cut, and a source with no history.

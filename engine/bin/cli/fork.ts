@@ -6,11 +6,13 @@ export interface ForkCommandOptions {
   /** `step=json` pairs, from each `--set-output`. */
   readonly setOutputs: readonly string[];
   readonly forkJobId?: string;
+  /** The new job's workflow version (default: the source's), for workers that run a newer one. */
+  readonly version?: string;
   readonly wait: boolean;
 }
 
 /**
- * `ratchet fork <jobId> --from <step> [--set-output <step>=<json>]... [--job-id <id>] [--wait]`:
+ * `ratchet fork <jobId> --from <step> [--set-output <step>=<json>]... [--job-id <id>] [--workflow-version <v>] [--wait]`:
  * starts a new job from the job's recorded prefix up to `step`, which runs again on the current
  * code; with `wait`, prints its output when it finishes.
  */
@@ -22,6 +24,7 @@ export async function forkJob(engine: EngineConnection, jobId: string, options: 
     from: options.from,
     ...(Object.keys(setOutputs).length === 0 ? {} : { setOutputs }),
     ...(options.forkJobId ? { forkJobId: options.forkJobId } : {}),
+    ...(options.version ? { version: options.version } : {}),
   });
   const { forkedFrom: origin } = reply;
   process.stdout.write(
