@@ -54,13 +54,12 @@ export async function replayJob(
     return 0;
   }
   const call = (c: { kind: string; name?: string }) => (c.name === undefined ? `${c.kind}()` : `${c.kind}("${c.name}")`);
-  process.stdout.write(
-    [
-      `nondeterministic at position ${report.position}:`,
-      `  recorded: ${call(report.expected)}`,
-      `  code:     ${call(report.actual)}${report.location ? `  at ${report.location}` : ''}`,
-    ].join('\n') + '\n',
-  );
+  const lines = [
+    `nondeterministic at position ${report.position}:`,
+    `  recorded: ${call(report.expected)}`,
+    `  code:     ${call(report.actual)}${report.location ? `  at ${report.location}` : ''}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
   return 1;
 }
 
