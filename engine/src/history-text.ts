@@ -44,7 +44,7 @@ export function formatHistory(jobId: string, events: readonly RecordedEvent[], f
       failedAt.clear();
       startedAt = event.startedAt;
       if (seq > 1) lines.push(`${''.padStart(6)}  -- a new run of the job starts --`);
-      copiedUntil = event.forkedFrom ? seq + event.forkedFrom.events : 0;
+      copiedUntil = event.forkedFrom && event.forkedFrom.events > 0 ? seq + event.forkedFrom.events : 0;
     }
     if (event.type === 'StepStarted' || event.type === 'StepBlocked') names.set(event.stepId, event.name);
     // Copied events keep their source's times; one that records none takes the one before it.
@@ -79,9 +79,9 @@ function header(jobId: string, events: readonly RecordedEvent[]): string[] {
   const fork = started.forkedFrom;
   if (fork) {
     const outputs = fork.outputs ? `; results replaced: ${Object.keys(fork.outputs).join(', ')}` : '';
-    lines.push(
-      `forked from job ${fork.jobId} at its seq ${fork.seq}: its first ${fork.events} journal event${fork.events === 1 ? ' is' : 's are'} copied, step "${fork.step}" runs again${outputs}`,
-    );
+    const copied =
+      fork.events === 0 ? 'nothing is copied' : `its first ${fork.events} journal event${fork.events === 1 ? ' is' : 's are'} copied`;
+    lines.push(`forked from job ${fork.jobId} at its seq ${fork.seq}: ${copied}, step "${fork.step}" runs again${outputs}`);
   }
   return lines;
 }
