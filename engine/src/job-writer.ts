@@ -11,7 +11,7 @@ import {
 } from '@ratchet/protocol';
 import type { EventStore } from '@ratchet/store';
 import type { GroupCommit } from './group-commit.ts';
-import type { JobCache } from './job-cache.ts';
+import { JobCache } from './job-cache.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { Refusal } from './refusal.ts';
 
@@ -33,6 +33,8 @@ export class JobWriter {
   readonly #cache: JobCache;
   readonly #clock: () => number;
   readonly #locks = new KeyedMutex();
+  /** Folds of a prefix of a long log, left by a page of `history` for the next page to go on from. */
+  readonly #pages = new JobCache(64);
 
   constructor(options: { store: EventStore; commit: GroupCommit; cache: JobCache; clock: () => number }) {
     this.#store = options.store;
@@ -147,7 +149,8 @@ export class JobWriter {
    * The job's state and its events after `afterSeq` — at most `limit` of them — from one read
    * of the log: the events the cache lacks are read along with those asked for. `complete` says
    * the read reached the end of the log, so `state` is the job's current state (otherwise it is
-   * the fold up to the last event returned, and more events follow).
+   * the fold up to the last event read, and more events follow). Reading a long log page by page
+   * reads each event once: a page's fold is kept for the next.
    */
   history(
     jobId: string,
@@ -155,7 +158,9 @@ export class JobWriter {
     limit?: number,
   ): Promise<{ state: JobState; events: readonly RecordedEvent[]; complete: boolean }> {
     return this.#locks.run(jobId, async () => {
-      const cached = this.#cache.get(jobId);
+      // The fold to go on from: the job's state, or the prefix a previous page of a long history
+      // left behind (kept apart, so that no write ever judges on a prefix of the log).
+      const cached = this.#cache.get(jobId) ?? this.#pages.get(jobId);
       const from = cached ? Math.min(afterSeq, cached.lastSeq) : 0;
       const want = limit === undefined ? undefined : afterSeq - from + limit;
       // One event more than asked for says whether the log goes on.
@@ -164,9 +169,12 @@ export class JobWriter {
       const read = complete ? all : all.slice(0, want);
       const known = cached?.lastSeq ?? 0;
       const state = foldEvents(jobId, from === known ? read : read.filter((e) => e.seq > known), cached);
-      // Cached even when it folds only a prefix of the log: the next page then reads on from it,
-      // and a write judged on it conflicts and reads the log, as after another engine's write.
-      if (state.status !== 'new') this.#cache.set(jobId, state);
+      if (state.status !== 'new' && complete) {
+        this.#cache.set(jobId, state);
+        this.#pages.delete(jobId);
+      } else if (state.status !== 'new') {
+        this.#pages.set(jobId, state);
+      }
       return { state, events: from === afterSeq ? read : read.filter((e) => e.seq > afterSeq), complete };
     });
   }

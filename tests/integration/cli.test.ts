@@ -254,10 +254,12 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(lines.length).toBe(events.length);
   });
 
-  it('prints the history of a 10,000-event job from Postgres in under 200 ms (after start-up)', async () => {
+  it('prints the history of a 10,000-event job from Postgres in under 200 ms (after start-up), all of it', async () => {
     // The log written straight to the store, as the engine would have: a start, 4,999 steps, the end.
     const store = new PostgresEventStore({ url: database.url });
     try {
+      await store.migrate(); // the engine process may still be starting
+
       const policy = resolveRetryPolicy({});
       const t0 = Date.now() - 60_000;
       const log: JobEvent[] = [{ type: 'JobStarted', workflow: 'greet', version: '1', input: {}, epoch: 1, startedAt: t0 }];
@@ -287,15 +289,22 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     }
 
     // The whole command, process start to exit (reported, not asserted: it depends on the machine's load).
-    const started = performance.now();
-    const whole = await ratchet(['history', 'cli-big-1'], env);
+    let started = performance.now();
+    let whole = await ratchet(['history', 'cli-big-1'], env);
+    for (let i = 0; i < 40 && whole.code !== 0 && /no responders/.test(whole.stderr); i++) {
+      // The engine process may still be starting: retry until it answers.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      started = performance.now();
+      whole = await ratchet(['history', 'cli-big-1'], env);
+    }
     const wholeMs = performance.now() - started;
     expect(whole.code).toBe(0);
     expect(whole.stdout.split('\n').filter((line) => /^\s+\d+\s/.test(line))).toHaveLength(10_000);
 
-    // The in-process part: connect, read every page from the engine, render.
+    // The in-process part: connect, read every page from the engine, render. A first run warms
+    // this process's code up (a CLI process runs it cold, which the whole command above shows).
     const timings: number[] = [];
-    for (let run = 0; run < 3; run++) {
+    for (let run = 0; run < 6; run++) {
       const begin = performance.now();
       const engine = await connectToEngine({ natsUrl: env.NATS_URL, dataDir: '.ratchet', prefix: env.RATCHET_PREFIX as string });
       try {
@@ -305,9 +314,9 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
       } finally {
         await engine.close();
       }
-      timings.push(performance.now() - begin);
+      if (run > 0) timings.push(performance.now() - begin);
     }
-    const median = timings.sort((a, b) => a - b)[1] as number;
+    const median = [...timings].sort((a, b) => a - b)[2] as number;
     process.stderr.write(
       `ratchet history of 10,000 events: whole command ${wholeMs.toFixed(0)} ms; in-process ${timings.map((t) => t.toFixed(0)).join(', ')} ms\n`,
     );
