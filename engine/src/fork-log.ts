@@ -105,7 +105,8 @@ export function forkLog(history: readonly RecordedEvent[], request: ForkRequest)
         copied.push(event);
     }
   }
-  copied.push(...reopened.closing(now));
+  // Recorded by the fork itself, after what it copied.
+  const closing = reopened.closing(now);
 
   const outputs = request.setOutputs;
   const origin: ForkOrigin = {
@@ -125,7 +126,7 @@ export function forkLog(history: readonly RecordedEvent[], request: ForkRequest)
     ...(started.deadline === undefined ? {} : { deadline: now + Math.max(0, started.deadline - started.startedAt) }),
     forkedFrom: origin,
   };
-  return { events: [jobStarted, ...copied], origin };
+  return { events: [jobStarted, ...copied, ...closing], origin };
 }
 
 /** Step names of a run, in order of first appearance. */

@@ -89,7 +89,29 @@ describe('the log of a forked job', () => {
     expect(state.journal).toHaveLength(2);
     expect(state.journal[0]).toMatchObject({ name: 'slow', status: 'retrying', retryAt: 9000, retryDurable: false });
     expect(events.at(-2)).toMatchObject({ type: 'StepFailed', stepId: 0, failure: { name: 'ForkCutError' }, final: false });
+    // Copied: the start of slow, fast's start and end; then the fork's own ending of slow's attempt.
+    expect(state.forkedFrom?.events).toBe(3);
     expect(state.journal[1]).toMatchObject({ name: 'fast', status: 'completed' });
+  });
+
+  it('runs an open retry again as the same attempt, wherever it stands', () => {
+    const failure = { name: 'Error', message: 'flaky' };
+    const { events, state } = forked(
+      [
+        started,
+        stepStarted(0, 'flaky', 1),
+        stepStarted(1, 'other', 1),
+        { type: 'StepFailed', stepId: 0, attempt: 1, failure, failedAt: 1100, final: false },
+        { type: 'StepRetryScheduled', stepId: 0, attempt: 2, at: 1200, durable: false },
+        stepStarted(0, 'flaky', 2),
+        completed(1, 'O'),
+        stepStarted(2, 'next', 1),
+      ],
+      'next',
+    );
+    expect(events.filter((e) => e.type === 'StepStarted')).toHaveLength(2);
+    expect(state.journal[0]).toMatchObject({ name: 'flaky', status: 'retrying', retryAt: 1200, attempts: [{ attempt: 1 }] });
+    expect(state.journal[1]).toMatchObject({ name: 'other', status: 'completed' });
   });
 
   it('gives a child still running its own new child, keeps pending timers, drops an undelivered cancellation', () => {

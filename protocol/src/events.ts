@@ -54,7 +54,8 @@ export interface JobStarted {
 /**
  * Where a forked job came from: job `jobId`, cut just before the first attempt of step `step`.
  * The fork's log copies the journal events of the source up to the source's seq `seq`; they are
- * the `events` events right after the fork's `JobStarted` (seqs 2 to `events + 1`).
+ * the `events` events right after the fork's `JobStarted` (seqs 2 to `events + 1`). Any events
+ * the fork records about the cut itself (an attempt that was open there, ended) follow them.
  */
 export interface ForkOrigin {
   readonly jobId: string;
