@@ -26,8 +26,9 @@ import { type Logger, pino } from 'pino';
 import { BreakerBoard, checkedBreakerPolicy } from './breaker-board.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { EngineOptions, JobChange } from './engine-options.ts';
+import { forkJob } from './fork-job.ts';
 import { GroupCommit } from './group-commit.ts';
-import { HISTORY_PAGE_BYTES, historyPage } from './history-page.ts';
+import { HISTORY_PAGE_BYTES, HISTORY_PAGE_EVENTS, historyPage } from './history-page.ts';
 import { JobCache } from './job-cache.ts';
 import { expectRunning, isHeld, needsWake } from './job-conditions.ts';
 import { JobControl } from './job-control.ts';
@@ -168,9 +169,9 @@ export class Engine {
           // A state too large for one reply goes as pages of events, which the reader follows.
           if (encode(reply).byteLength <= HISTORY_PAGE_BYTES) return reply;
         }
-        const { state, events } = await this.#writer.history(command.jobId, command.afterSeq);
+        const { state, events, complete } = await this.#writer.history(command.jobId, command.afterSeq, HISTORY_PAGE_EVENTS);
         if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${command.jobId}`);
-        return historyPage(summarize(state), events);
+        return historyPage(summarize(state), events, complete);
       }
       case 'GetJob':
         return summarize(await this.#existing(command.jobId));
@@ -188,6 +189,15 @@ export class Engine {
         return this.#breakers.acquire(command.name, checkedBreakerPolicy(command.policy));
       case 'ControlBreaker':
         return this.#breakers.operate(command);
+      case 'ForkJob':
+        return forkJob(command, {
+          writer: this.#writer,
+          dispatcher: this.#dispatcher,
+          registry: this.#registry,
+          clock: this.#clock,
+          ids: this.#ids,
+          afterWrite: (written) => this.#afterWrite(written),
+        });
       case 'ListJobs': {
         const jobIds = await this.#store.listJobIds({
           status: command.status,

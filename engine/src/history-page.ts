@@ -3,13 +3,22 @@ import { encode, type JobSummary, type ReadHistoryReply, type RecordedEvent } fr
 /** A history reply stays under this size; the reader asks for the rest. */
 export const HISTORY_PAGE_BYTES = 512 * 1024;
 
-/** As many events as fit one reply (at least one), saying whether more follow. */
-export function historyPage(job: JobSummary, events: readonly RecordedEvent[]): ReadHistoryReply {
+/** How many events a page reads from the log at most: about 450 KB of ordinary step events, so most pages fit whole. */
+export const HISTORY_PAGE_EVENTS = 2500;
+
+/**
+ * As many of `events` as fit one reply (at least one), saying whether more follow: when some
+ * were cut off here, or `readAll` is false (the log holds more than was read).
+ */
+export function historyPage(job: JobSummary, events: readonly RecordedEvent[], readAll = true): ReadHistoryReply {
   let page = events;
-  // Events are small in the common case; only long histories pay for measuring.
+  // Events are small in the common case; only long histories pay for measuring. A page too
+  // large is cut in proportion to its size (with a margin), then measured again.
   if (events.length > 64) {
-    while (page.length > 1 && encode({ job, events: page }).byteLength > HISTORY_PAGE_BYTES)
-      page = page.slice(0, Math.ceil(page.length / 2));
+    for (let bytes = encode({ job, events: page }).byteLength; page.length > 1 && bytes > HISTORY_PAGE_BYTES; ) {
+      page = page.slice(0, Math.max(1, Math.floor((page.length * HISTORY_PAGE_BYTES * 0.9) / bytes)));
+      bytes = encode({ job, events: page }).byteLength;
+    }
   }
-  return page.length === events.length ? { job, events } : { job, events: page, more: true };
+  return page.length === events.length && readAll ? { job, events } : { job, events: page, more: true };
 }

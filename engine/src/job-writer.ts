@@ -11,7 +11,7 @@ import {
 } from '@ratchet/protocol';
 import type { EventStore } from '@ratchet/store';
 import type { GroupCommit } from './group-commit.ts';
-import type { JobCache } from './job-cache.ts';
+import { JobCache } from './job-cache.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { Refusal } from './refusal.ts';
 import type { SnapshotTaker } from './snapshot-taker.ts';
@@ -35,6 +35,8 @@ export class JobWriter {
   readonly #clock: () => number;
   readonly #snapshots: SnapshotTaker;
   readonly #locks = new KeyedMutex();
+  /** Folds of a prefix of a long log, left by a page of `history` for the next page to go on from. */
+  readonly #pages = new JobCache(64);
 
   constructor(options: { store: EventStore; commit: GroupCommit; cache: JobCache; clock: () => number; snapshots: SnapshotTaker }) {
     this.#store = options.store;
@@ -149,18 +151,36 @@ export class JobWriter {
   }
 
   /**
-   * The job's state (as {@link read}) and its events after `afterSeq`, from one read of the log:
-   * the events the cache lacks are read along with those asked for.
+   * The job's state and its events after `afterSeq` — at most `limit` of them — from one read
+   * of the log: the events the cache lacks are read along with those asked for. `complete` says
+   * the read reached the end of the log, so `state` is the job's current state (otherwise it is
+   * the fold up to the last event read, and more events follow). Reading a long log page by page
+   * reads each event once: a page's fold is kept for the next.
    */
-  history(jobId: string, afterSeq: number): Promise<{ state: JobState; events: readonly RecordedEvent[] }> {
+  history(
+    jobId: string,
+    afterSeq: number,
+    limit?: number,
+  ): Promise<{ state: JobState; events: readonly RecordedEvent[]; complete: boolean }> {
     return this.#locks.run(jobId, async () => {
-      const cached = this.#cache.get(jobId);
+      // The fold to go on from: the job's state, or the prefix a previous page of a long history
+      // left behind (kept apart, so that no write ever judges on a prefix of the log).
+      const cached = this.#cache.get(jobId) ?? this.#pages.get(jobId);
       const from = cached ? Math.min(afterSeq, cached.lastSeq) : 0;
-      const read = await this.#store.read(jobId, from);
+      const want = limit === undefined ? undefined : afterSeq - from + limit;
+      // One event more than asked for says whether the log goes on.
+      const all = await this.#store.read(jobId, from, want === undefined ? undefined : want + 1);
+      const complete = want === undefined || all.length <= want;
+      const read = complete ? all : all.slice(0, want);
       const known = cached?.lastSeq ?? 0;
       const state = foldEvents(jobId, from === known ? read : read.filter((e) => e.seq > known), cached);
-      if (state.status !== 'new') this.#cache.set(jobId, state);
-      return { state, events: from === afterSeq ? read : read.filter((e) => e.seq > afterSeq) };
+      if (state.status !== 'new' && complete) {
+        this.#cache.set(jobId, state);
+        this.#pages.delete(jobId);
+      } else if (state.status !== 'new') {
+        this.#pages.set(jobId, state);
+      }
+      return { state, events: from === afterSeq ? read : read.filter((e) => e.seq > afterSeq), complete };
     });
   }
 

@@ -11,7 +11,9 @@ export type RefusalName =
   | 'JobExistsError'
   | 'UnknownBreakerError'
   | 'HistoryLimitError'
-  | 'InvalidBreakerPolicyError';
+  | 'InvalidBreakerPolicyError'
+  | 'UnknownStepError'
+  | 'InvalidForkError';
 
 /**
  * A command the engine will not carry out, with the reason for whoever must act: a worker

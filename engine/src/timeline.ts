@@ -26,7 +26,12 @@ export function timelineRow({ seq, recordedAt, event }: RecordedEvent, state: Jo
   };
   switch (event.type) {
     case 'JobStarted':
-      return { ...base, detail: `workflow ${event.workflow}${event.version ? ` v${event.version}` : ''}` };
+      return {
+        ...base,
+        detail: `workflow ${event.workflow}${event.version ? ` v${event.version}` : ''}${
+          event.forkedFrom ? `, forked from job ${event.forkedFrom.jobId} before step "${event.forkedFrom.step}"` : ''
+        }`,
+      };
     case 'JobClaimed':
       return { ...base, detail: `epoch ${event.epoch} by ${event.worker}` };
     case 'JobReleased':

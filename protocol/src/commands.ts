@@ -1,5 +1,5 @@
 import type { ResolvedBreakerPolicy } from './breaker-policy.ts';
-import type { JobEvent, RecordedEvent } from './events.ts';
+import type { ForkOrigin, JobEvent, RecordedEvent } from './events.ts';
 import type { Failure } from './failure.ts';
 import type { JobState, JobStatus } from './job-state.ts';
 
@@ -16,7 +16,32 @@ export type EngineCommand =
   | DescribeJob
   | AcquireBreaker
   | ControlBreaker
-  | ListJobs;
+  | ListJobs
+  | ForkJob;
+
+/**
+ * Start a new job that reuses job `jobId`'s recorded prefix up to step `from` and runs on from
+ * there (on the current code). `setOutputs` replaces recorded results of steps in the prefix.
+ */
+export interface ForkJob {
+  readonly type: 'ForkJob';
+  /** The job to fork from. */
+  readonly jobId: string;
+  /** The step the fork runs again from (its first attempt, by name). */
+  readonly from: string;
+  /** Results to record instead of the source's, by step name; each step must be in the prefix. */
+  readonly setOutputs?: Readonly<Record<string, unknown>>;
+  /** The new job's id. @default a new ULID */
+  readonly forkJobId?: string;
+  /** The new job's workflow version. @default the source job's */
+  readonly version?: string;
+}
+
+export interface ForkJobReply {
+  readonly jobId: string;
+  readonly job: JobSummary;
+  readonly forkedFrom: ForkOrigin;
+}
 
 /** Ids of jobs in a status (of a workflow), a page at a time. */
 export interface ListJobs {
@@ -234,6 +259,7 @@ export interface CommandReplies {
   readonly AcquireBreaker: BreakerAdmission;
   readonly ControlBreaker: readonly BreakerSummary[];
   readonly ListJobs: { readonly jobIds: readonly string[] };
+  readonly ForkJob: ForkJobReply;
 }
 
 /** Every reply is an envelope: a value, or a failure as data. */

@@ -47,6 +47,23 @@ export interface JobStarted {
   readonly parent?: { readonly jobId: string; readonly position: number };
   /** The job fails with WorkflowTimeoutError if it has not finished by then (absolute ms). */
   readonly deadline?: number;
+  /** Set on a job made by `ForkJob`: the events right after this one are the copied prefix. */
+  readonly forkedFrom?: ForkOrigin;
+}
+
+/**
+ * Where a forked job came from: job `jobId`, cut just before the first attempt of step `step`.
+ * The fork's log copies the journal events of the source up to the source's seq `seq`; they are
+ * the `events` events right after the fork's `JobStarted` (seqs 2 to `events + 1`). Any events
+ * the fork records about the cut itself (an attempt that was open there, ended) follow them.
+ */
+export interface ForkOrigin {
+  readonly jobId: string;
+  readonly step: string;
+  readonly seq: number;
+  readonly events: number;
+  /** Step results the fork replaced in the prefix (`--set-output`), by step name. */
+  readonly outputs?: Readonly<Record<string, unknown>>;
 }
 
 /**

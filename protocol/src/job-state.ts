@@ -1,5 +1,13 @@
 import { assertNever } from './assert-never.ts';
-import { DEADLINE_TIMER_ID, INBOX_EVENTS, type JobEvent, type RecordedEvent, sleepTimerId, waitTimerId } from './events.ts';
+import {
+  DEADLINE_TIMER_ID,
+  type ForkOrigin,
+  INBOX_EVENTS,
+  type JobEvent,
+  type RecordedEvent,
+  sleepTimerId,
+  waitTimerId,
+} from './events.ts';
 import type { Failure } from './failure.ts';
 import { blockStep, endStep, scheduleRetry, startStep } from './fold-steps.ts';
 import { type Draft, expectNewPosition, type Illegal } from './job-draft.ts';
@@ -58,6 +66,8 @@ export interface JobState {
   readonly parent?: { readonly jobId: string; readonly position: number };
   /** Set when the job continued as a new job: that job's id. */
   readonly continuedAs?: string;
+  /** Set on a forked job: the job and step it was forked from. */
+  readonly forkedFrom?: ForkOrigin;
 }
 
 /**
@@ -142,6 +152,7 @@ function applyFact(s: Draft, event: JobEvent, illegal: Illegal): void {
       delete s.failure;
       delete s.finishedAt;
       delete s.continuedAs;
+      delete s.forkedFrom;
       s.status = 'running';
       s.workflow = event.workflow;
       s.version = event.version;
@@ -149,6 +160,7 @@ function applyFact(s: Draft, event: JobEvent, illegal: Illegal): void {
       s.epoch = event.epoch;
       s.startedAt = event.startedAt;
       if (event.parent) s.parent = event.parent;
+      if (event.forkedFrom) s.forkedFrom = event.forkedFrom;
       if (event.deadline !== undefined) s.timers[DEADLINE_TIMER_ID] = { timerId: DEADLINE_TIMER_ID, fireAt: event.deadline };
       return;
     case 'JobClaimed':

@@ -40,10 +40,20 @@ const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
   AcquireBreaker: { name: 'text', policy: 'object' },
   ControlBreaker: { op: 'text', name: 'text?', forMs: 'count?' },
   ListJobs: { status: 'text', workflow: 'text?', afterJobId: 'text?', limit: 'count?' },
+  ForkJob: { jobId: 'jobId', from: 'text', setOutputs: 'object?', forkJobId: 'jobId?', version: 'text?' },
 };
 
 const EVENTS: Readonly<Record<JobEvent['type'], Shape>> = {
-  JobStarted: { workflow: 'name', version: 'text', input: 'any', epoch: 'count', startedAt: 'time', parent: 'object?', deadline: 'time?' },
+  JobStarted: {
+    workflow: 'name',
+    version: 'text',
+    input: 'any',
+    epoch: 'count',
+    startedAt: 'time',
+    parent: 'object?',
+    deadline: 'time?',
+    forkedFrom: 'object?',
+  },
   HistoryWarned: { limit: 'count', warnedAt: 'time' },
   JobClaimed: { epoch: 'count', worker: 'text', claimedAt: 'time' },
   JobReleased: { epoch: 'count', worker: 'text', reason: 'text', releasedAt: 'time' },
@@ -109,6 +119,9 @@ export function parseCommand(value: unknown): EngineCommand {
     throw new InvalidMessageError(
       `command StartJob.onExisting must be "attach", "reject" or "new-run-if-failed", got ${JSON.stringify(command.onExisting)}`,
     );
+  }
+  if (command.type === 'ForkJob' && (command.from as string).length === 0) {
+    throw new InvalidMessageError('command ForkJob.from must name a step');
   }
   if (command.type === 'AppendEvents') {
     for (const [i, event] of (command.events as unknown[]).entries()) parseEvent(event, `events[${i}]`);

@@ -37,6 +37,17 @@ export interface StartOptions {
   readonly timeout?: Duration;
 }
 
+export interface ForkOptions {
+  /** The step to run again from (by name, its first occurrence in the job). */
+  readonly from: string;
+  /** Results to use instead of the recorded ones, by name of a step before `from`. */
+  readonly setOutputs?: Readonly<Record<string, unknown>>;
+  /** The new job's id. @default a new ULID */
+  readonly jobId?: string;
+  /** The new job's workflow version. @default the source job's */
+  readonly version?: string;
+}
+
 /**
  * Starts jobs and follows them.
  *
@@ -86,6 +97,42 @@ export class Client {
       });
       if (isFinished(reply.job)) watch.settle(reply.job);
       return new JobHandle<O>(jobId, this.#engine, this.#transport, this.#subjects, watch);
+    } catch (error) {
+      watch.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Starts a new job from job `jobId`'s recorded prefix: every call before step `from` returns
+   * what the source recorded (or what `setOutputs` says), and the job runs on from `from` on the
+   * current code. The source job is not touched; the new job's `JobStarted` names its origin
+   * (`forkedFrom`). Refused with `UnknownStepError` for a step the job does not have.
+   *
+   * @example
+   * const retry = await client.fork(failedJobId, { from: 'charge', setOutputs: { quote: { total: 40 } } });
+   * console.log(await retry.result());
+   */
+  async fork<O = unknown>(jobId: string, options: ForkOptions): Promise<JobHandle<O>> {
+    if (typeof options?.from !== 'string' || options.from.length === 0) throw new TypeError('fork needs the name of a step to run from');
+    for (const [step, output] of Object.entries(options.setOutputs ?? {})) assertStorable(output, `output set for step "${step}"`);
+    if (options.jobId !== undefined) {
+      const problem = jobIdProblem(options.jobId);
+      if (problem) throw new RangeError(problem);
+    }
+    const forkJobId = options.jobId ?? this.#ids();
+    const watch = new FinishWatch(this.#transport, this.#subjects, forkJobId);
+    try {
+      const reply = await this.#engine.send({
+        type: 'ForkJob',
+        jobId,
+        from: options.from,
+        forkJobId,
+        ...(options.setOutputs === undefined ? {} : { setOutputs: options.setOutputs }),
+        ...(options.version === undefined ? {} : { version: options.version }),
+      });
+      if (isFinished(reply.job)) watch.settle(reply.job);
+      return new JobHandle<O>(forkJobId, this.#engine, this.#transport, this.#subjects, watch);
     } catch (error) {
       watch.close();
       throw error;

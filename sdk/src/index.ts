@@ -1,5 +1,5 @@
 export { type Breaker, defineBreaker } from './breaker.ts';
-export { Client, type ClientOptions, JobHandle, type StartOptions } from './client.ts';
+export { Client, type ClientOptions, type ForkOptions, JobHandle, type StartOptions } from './client.ts';
 export { EngineClient, readWholeHistory } from './engine-client.ts';
 export {
   CancelledError,

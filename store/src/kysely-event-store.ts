@@ -183,14 +183,11 @@ export class KyselyEventStore implements EventStore {
   }
 
   async read(jobId: string, afterSeq = 0, limit?: number): Promise<readonly RecordedEvent[]> {
-    const { jobEvents } = this.#tables;
-    const columns = sql`seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at`;
-    // Two statement texts, not one with a nullable limit, so each keeps a plain plan.
-    const { rows } = await (limit === undefined
-      ? sql<EventColumns>`select ${columns} from ${jobEvents} where job_id = ${jobId} and seq > ${afterSeq}::int4 order by seq`
-      : sql<EventColumns>`select ${columns} from ${jobEvents} where job_id = ${jobId} and seq > ${afterSeq}::int4 order by seq
-            limit ${limit}::int4`
-    ).execute(this.#db);
+    // Seqs are dense: a page is a range of seqs, which the primary key serves without a sort.
+    const until = limit === undefined ? sql`` : sql` and seq <= ${afterSeq + limit}::int4`;
+    const { rows } = await sql<{ seq: number; data: Uint8Array; recorded_at: number }>`
+      select seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${this.#tables.jobEvents}
+      where job_id = ${jobId} and seq > ${afterSeq}::int4${until} order by seq`.execute(this.#db);
     return rows.map((row) => ({ seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as JobEvent }));
   }
 

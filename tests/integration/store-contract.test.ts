@@ -234,6 +234,18 @@ describe.each([postgresBackend, pgliteBackend])('the $name event store', (backen
     expect(foldEvents('job-1', latest.events, latest.snapshot)).toEqual(d.next);
   });
 
+  it('reads at most limit events after afterSeq', async () => {
+    const store = await backend.open();
+    const a = start('job-1');
+    const b = extend(a.next, [stepStarted(0, T0 + 1), stepCompleted(0, T0 + 2), stepStarted(1, T0 + 3)], T0 + 3);
+    await commit(store, a.request, b.request);
+
+    expect((await store.read('job-1', 0, 2)).map((e) => e.seq)).toEqual([1, 2]);
+    expect((await store.read('job-1', 1, 2)).map((e) => e.seq)).toEqual([2, 3]);
+    expect((await store.read('job-1', 3, 5)).map((e) => e.seq)).toEqual([4]);
+    expect(await store.read('job-1', 4, 5)).toEqual([]);
+  });
+
   it('lets a stale writer lose without writing anything', async () => {
     const store = await backend.open();
     const created = start('job-1');

@@ -1,12 +1,9 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Engine } from '@ratchet/engine';
 import { type CommandReplies, decode, type EngineCommand, encode, type Reply, subjectsFor } from '@ratchet/protocol';
 import { EngineClient, EngineError } from '@ratchet/sdk';
-import { MemoryTransport, NatsTransport } from '@ratchet/sdk/transport';
-import { PgliteEventStore } from '@ratchet/store';
-import { pino } from 'pino';
+import { DEFAULT_NATS_URL } from './defaults.ts';
 
 /** What the job commands of the CLI need from an engine. */
 export interface EngineConnection {
@@ -21,9 +18,6 @@ export interface DevEndpoint {
 }
 
 export const DEV_ENDPOINT_FILE = 'dev.json';
-
-/** Where the server commands and the job commands look for NATS when NATS_URL is not set. */
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
 /**
  * Without a NATS URL: connects to a running `ratchet dev` (found through `<dataDir>/dev.json`),
@@ -43,6 +37,8 @@ export async function connectToEngine(options: {
     const pgdata = join(options.dataDir, 'pgdata');
     if (existsSync(pgdata)) return localConnection(pgdata);
   }
+  // Imported here, not above: a command pays only for the way it reaches the engine.
+  const { NatsTransport } = await import('@ratchet/sdk/transport');
   const transport = await NatsTransport.connect({ servers: options.natsUrl ?? DEFAULT_NATS_URL, name: 'ratchet-cli' });
   const engine = new EngineClient({ transport, subjects: subjectsFor(options.prefix) });
   return { send: (command) => engine.send(command), close: () => transport.close() };
@@ -78,6 +74,12 @@ function httpConnection(port: number, apiToken: string | undefined): EngineConne
 
 /** The dev log opened in this process: an engine that is not started, used for its commands only. */
 async function localConnection(pgdata: string): Promise<EngineConnection> {
+  const [{ Engine }, { MemoryTransport }, { PgliteEventStore }, { pino }] = await Promise.all([
+    import('@ratchet/engine'),
+    import('@ratchet/sdk/transport'),
+    import('@ratchet/store'),
+    import('pino'),
+  ]);
   const store = new PgliteEventStore({ dataDir: pgdata });
   await store.migrate();
   const transport = new MemoryTransport();

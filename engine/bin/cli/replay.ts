@@ -1,0 +1,147 @@
+import { foldEvents, type RecordedEvent } from '@ratchet/protocol';
+import { readWholeHistory } from '@ratchet/sdk';
+import { replayHistory } from '@ratchet/worker';
+import type { EngineConnection } from './engine-connection.ts';
+import { loadWorkflows } from './load-workflows.ts';
+
+export interface ReplayOptions {
+  /** Replay only the events up to this seq. */
+  readonly until?: number;
+  /**
+   * Open the Node inspector (on a free port of 127.0.0.1, or `inspectPort`), print its URL and
+   * wait for a debugger before replaying, so breakpoints in workflow code stop during the replay.
+   */
+  readonly inspect?: boolean;
+  readonly inspectPort?: number;
+}
+
+/**
+ * `ratchet replay <jobId> --workflows <module> [--until <seq>] [--inspect]`: replays the job's
+ * history (or its events up to a seq) against the module's code, without side effects; exit 1
+ * at a divergence.
+ */
+export async function replayJob(
+  engine: EngineConnection,
+  jobId: string,
+  workflowsPath: string,
+  options: ReplayOptions = {},
+): Promise<number> {
+  const { events: all } = await readWholeHistory(engine, jobId);
+  const first = all[0]?.event;
+  if (first?.type !== 'JobStarted') throw new Error(`job ${jobId} has no history to replay`);
+  const last = all.at(-1)?.seq ?? 0;
+  const { until } = options;
+  if (until !== undefined && (!Number.isSafeInteger(until) || until < 1 || until > last)) {
+    throw new Error(`--until must be a seq from 1 to ${last} (the last event of job ${jobId}), got ${until}`);
+  }
+  const events = until === undefined ? all : all.filter((e) => e.seq <= until);
+  const run = events.findLast((e) => e.event.type === 'JobStarted')?.event ?? first;
+  if (run.type !== 'JobStarted') throw new Error(`job ${jobId} has no history to replay`);
+  const { workflows } = await loadWorkflows(workflowsPath);
+  const workflow = workflows.find((w) => w.name === run.workflow);
+  if (!workflow) throw new Error(`${workflowsPath} has no workflow "${run.workflow}" (it has: ${workflows.map((w) => w.name).join(', ')})`);
+  const inspector = options.inspect ? await openInspector(options.inspectPort ?? 0) : undefined;
+  let report: Awaited<ReturnType<typeof replayHistory>>;
+  try {
+    report = await replayHistory(workflow, events, jobId);
+  } finally {
+    inspector?.close();
+  }
+  if (until !== undefined) process.stdout.write(`${reached(jobId, events, until)}\n`);
+  if (report.deterministic) {
+    const scope = until === undefined ? '' : ` up to seq ${until}`;
+    process.stdout.write(`deterministic: the code made all ${report.replayed} recorded calls of job ${jobId}${scope}\n`);
+    return 0;
+  }
+  const call = (c: { kind: string; name?: string }) => (c.name === undefined ? `${c.kind}()` : `${c.kind}("${c.name}")`);
+  const lines = [
+    `nondeterministic at position ${report.position}:`,
+    `  recorded: ${call(report.expected)}`,
+    `  code:     ${call(report.actual)}${report.location ? `  at ${report.location}` : ''}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 1;
+}
+
+/** What the log says at `until`: the event there and the job's state after it. */
+function reached(jobId: string, events: readonly RecordedEvent[], until: number): string {
+  const state = foldEvents(jobId, events);
+  const at = events.at(-1) as RecordedEvent;
+  const steps = state.journal.filter((entry) => entry.kind === 'step');
+  const done = steps.filter((entry) => entry.status === 'completed').length;
+  return `reached seq ${until} of job ${jobId} (${at.event.type}): job ${state.status}, ${state.journal.length} recorded call${
+    state.journal.length === 1 ? '' : 's'
+  }, ${done} of ${steps.length} step${steps.length === 1 ? '' : 's'} completed`;
+}
+
+/**
+ * Opens the inspector and blocks until a debugger attaches and lets the process run
+ * (`Runtime.runIfWaitingForDebugger`). Node prints "Debugger listening on ws://…" to stderr;
+ * the line after it says what to do.
+ */
+async function openInspector(port: number): Promise<{ close(): void }> {
+  const inspector = await import('node:inspector');
+  inspector.open(port, '127.0.0.1', false);
+  const url = inspector.url() as string;
+  process.stderr.write(
+    `ratchet replay: waiting for a debugger at ${url}\n` +
+      `  (Chrome: chrome://inspect, or devtools://devtools/bundled/js_app.html?v8only=true&ws=${url.slice('ws://'.length)})\n`,
+  );
+  inspector.waitForDebugger();
+  return { close: () => inspector.close() };
+}
+
+/**
+ * `ratchet verify --workflows <module> [--workflow <name>] [--sample <n>]`: the deploy gate.
+ * Replays every running job (or the first n) against the module's code and lists each one the
+ * new code would break; exit 1 if any would.
+ */
+export async function verifyJobs(
+  engine: EngineConnection,
+  workflowsPath: string,
+  options: { workflow?: string; sample?: number },
+): Promise<number> {
+  const { workflows } = await loadWorkflows(workflowsPath);
+  const byName = new Map(workflows.map((w) => [w.name, w]));
+  const started = performance.now();
+  const broken: string[] = [];
+  let checked = 0;
+  let after: string | undefined;
+  const check = async (jobId: string): Promise<string | undefined> => {
+    const { events } = await readWholeHistory(engine, jobId);
+    const first = events[0]?.event;
+    if (first?.type !== 'JobStarted') return undefined;
+    const workflow = byName.get(first.workflow);
+    if (!workflow) return `${jobId}: the module has no workflow "${first.workflow}"`;
+    const report = await replayHistory(workflow, events, jobId);
+    if (report.deterministic) return undefined;
+    const call = (c: { kind: string; name?: string }) => (c.name === undefined ? `${c.kind}()` : `${c.kind}("${c.name}")`);
+    return `${jobId}: at position ${report.position} the log has ${call(report.expected)} but the code calls ${call(report.actual)}${report.location ? ` (${report.location})` : ''}`;
+  };
+  pages: for (;;) {
+    const { jobIds } = await engine.send({
+      type: 'ListJobs',
+      status: 'running',
+      limit: 500,
+      ...(options.workflow ? { workflow: options.workflow } : {}),
+      ...(after ? { afterJobId: after } : {}),
+    });
+    if (jobIds.length === 0) break;
+    // A few at a time: each is a history read and a replay.
+    for (let i = 0; i < jobIds.length; i += 16) {
+      const batch = jobIds.slice(i, i + 16);
+      for (const problem of await Promise.all(batch.map(check))) if (problem) broken.push(problem);
+      checked += batch.length;
+      if (options.sample !== undefined && checked >= options.sample) break pages;
+    }
+    after = jobIds.at(-1);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  for (const problem of broken) process.stdout.write(`would break: ${problem}\n`);
+  process.stdout.write(
+    `${checked} running job${checked === 1 ? '' : 's'} replayed in ${seconds.toFixed(2)} s (${Math.round(checked / Math.max(seconds, 0.001))}/s): ${
+      broken.length === 0 ? 'all deterministic' : `${broken.length} would break`
+    }\n`,
+  );
+  return broken.length === 0 ? 0 : 1;
+}
