@@ -47,6 +47,7 @@ export const api = {
   signal: (jobId, name, payload) => call('POST', `${job(jobId)}/signal`, { name, payload }),
   cancel: (jobId, reason) => call('POST', `${job(jobId)}/cancel`, { reason }),
   terminate: (jobId, reason) => call('POST', `${job(jobId)}/terminate`, { reason }),
+  fork: (jobId, from, setOutputs) => call('POST', `${job(jobId)}/fork`, setOutputs ? { from, setOutputs } : { from }),
   breakers: () => call('GET', '/api/breakers'),
   trip: (name, duration) => call('POST', `${breaker(name)}/trip`, duration ? { for: duration } : {}),
   reset: (name) => call('POST', `${breaker(name)}/reset`),

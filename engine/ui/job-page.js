@@ -15,6 +15,8 @@ export function renderJob(main, jobId) {
   let slideTimer;
   /** The job as last read, the seq of the last event shown, and whether the slider follows the newest event. */
   let job;
+  /** Where the job was forked from (JobState.forkedFrom), if it was. */
+  let origin;
   let lastSeq = 0;
   let follow = true;
   const rowsBySeq = new Map();
@@ -92,6 +94,15 @@ export function renderJob(main, jobId) {
         { class: 'muted' },
         ` · started ${formatTime(job.startedAt)} · ${isFinished(status) ? 'took' : 'running for'} ${formatDuration(job.durationMs)} · epoch ${job.epoch} · ${job.lastSeq} events`,
       ),
+      origin
+        ? h(
+            'span',
+            { class: 'muted', id: 'forked-from' },
+            ' · forked from ',
+            h('a', { href: `#/jobs/${encodeURIComponent(origin.jobId)}` }, origin.jobId),
+            ` at step "${origin.step}"`,
+          )
+        : '',
     );
     actions.setEnabled(!isFinished(status));
   };
@@ -164,6 +175,7 @@ export function renderJob(main, jobId) {
     const answer = await api.getJob(jobId);
     if (stopped) return;
     job = answer.job;
+    origin = answer.state.forkedFrom;
     showSummary();
     if (follow) {
       slider.value = String(lastSeq);
@@ -203,6 +215,39 @@ export function renderJob(main, jobId) {
     const signalName = h('input', { name: 'signal', placeholder: 'signal name', 'aria-label': 'signal name', size: 14 });
     const signalPayload = h('input', { name: 'payload', placeholder: 'payload (JSON)', 'aria-label': 'signal payload', size: 18 });
     const reason = h('input', { name: 'reason', placeholder: 'reason', 'aria-label': 'reason', size: 14 });
+    const forkFrom = h('input', { name: 'fork-from', placeholder: 'step name', 'aria-label': 'fork from step', size: 12 });
+    const forkOutputs = h('input', {
+      name: 'fork-outputs',
+      placeholder: 'replaced results (JSON, optional)',
+      'aria-label': 'replaced step results',
+      size: 22,
+    });
+    const forkButton = h(
+      'button',
+      {
+        type: 'button',
+        id: 'fork-job',
+        onclick: () => {
+          const from = forkFrom.value.trim();
+          if (from === '') {
+            message.textContent = 'Name the step to fork from.';
+            return;
+          }
+          let setOutputs;
+          try {
+            setOutputs = forkOutputs.value.trim() === '' ? undefined : JSON.parse(forkOutputs.value);
+          } catch {
+            message.textContent = 'The replaced results are not JSON: give {"<step>": <result>}.';
+            return;
+          }
+          void act(`fork from "${from}"`, async () => {
+            const forked = await api.fork(jobId, from, setOutputs);
+            location.hash = `#/jobs/${encodeURIComponent(forked.jobId)}`;
+          });
+        },
+      },
+      'Fork from step',
+    );
     const buttons = [
       h(
         'button',
@@ -254,8 +299,8 @@ export function renderJob(main, jobId) {
       { class: 'actions', id: 'actions' },
       h('span', { class: 'group' }, signalName, signalPayload, buttons[0]),
       h('span', { class: 'group' }, reason, buttons[1], buttons[2]),
-      // Further job actions (such as forking a job from an event) take their place here.
-      h('span', { class: 'group', 'data-slot': 'more-actions' }),
+      // Fork works on finished jobs too (fixing a failed one is what it is for): never disabled.
+      h('span', { class: 'group', 'data-slot': 'more-actions' }, forkFrom, forkOutputs, forkButton),
     );
     return {
       element,

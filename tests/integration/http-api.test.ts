@@ -221,6 +221,20 @@ describe.each(STACK_KINDS)('the HTTP JSON API on %s', (kind) => {
     expect(await post('/api/jobs/no-such-job/terminate')).toMatchObject({ status: 404 });
   });
 
+  it('forks a finished job from a step, and refuses a step the job does not have', async () => {
+    const forked = await post('/api/jobs/api-b-2/fork', { from: 'only', jobId: 'api-b-2-fork' });
+    expect(forked).toMatchObject({ status: 200, json: { jobId: 'api-b-2-fork', forkedFrom: { jobId: 'api-b-2', step: 'only' } } });
+    await waitStatus('api-b-2-fork', 'completed');
+    expect((await get('/api/jobs/api-b-2-fork')).json.state.forkedFrom).toMatchObject({ jobId: 'api-b-2' });
+
+    const unknown = await post('/api/jobs/api-b-2/fork', { from: 'nope' });
+    expect(unknown).toMatchObject({ status: 400, json: { error: { name: 'UnknownStepError' } } });
+    expect(unknown.json.error.message).toContain('only');
+    expect(await post('/api/jobs/api-b-2/fork', {})).toMatchObject({ status: 400, json: { error: { name: 'BadBody' } } });
+    expect(await post('/api/jobs/api-b-2/fork', { from: 'only', jobId: 'api-b-2-fork' })).toMatchObject({ status: 409 });
+    expect(await post('/api/jobs/no-such-job/fork', { from: 'only' })).toMatchObject({ status: 404 });
+  });
+
   it('lists, trips and resets breakers', async () => {
     expect(await post('/api/breakers/inventory/trip', { for: 'soon' })).toMatchObject({
       status: 400,

@@ -164,6 +164,23 @@ describe('the web UI in headless Chromium, served by an engine on postgres+nats'
     expect((await stack.client.describe('waiter-1')).status).toBe('cancelled');
   });
 
+  it('forks a finished job from a step with a replaced result, and opens the fork', async () => {
+    const calls = fetchCalls;
+    await page.goto(`${base}/#/jobs/ticket-1`);
+    await seeText(page, '#job-status', 'completed');
+    await page.locator('input[name="fork-from"]').fill('work');
+    await page.locator('input[name="fork-outputs"]').fill('{"fetch": {"ticket": "T-1", "priority": "low"}}');
+    await page.locator('#fork-job').click();
+    await page.waitForURL((url) => /#\/jobs\/(?!ticket-1$)/.test(url.hash), { timeout: 10_000 });
+    const forkId = decodeURIComponent(new URL(page.url()).hash.replace('#/jobs/', ''));
+    await seeText(page, '#forked-from', 'ticket-1');
+    await seeText(page, '#job-status', 'completed');
+    await seeText(page, '.outcome', 'low');
+    // The recorded prefix was reused: `fetch` did not run again.
+    expect(fetchCalls).toBe(calls);
+    expect(await stack.client.handle(forkId).result({ timeout: '5s' })).toMatchObject({ priority: 'low', approvedBy: 'web-ui' });
+  });
+
   it('trips a breaker and resets it', async () => {
     await page.goto(`${base}/#/breakers`);
     await page.locator('#breaker-table').waitFor();

@@ -25,6 +25,8 @@ const REFUSAL_STATUS: Readonly<Record<string, number>> = {
   SeqConflictError: 409,
   HistoryLimitError: 409,
   InvalidMessageError: 400,
+  UnknownStepError: 400,
+  InvalidForkError: 400,
   InvalidBreakerPolicyError: 400,
   CodecError: 400,
   RangeError: 400,

@@ -2,6 +2,7 @@ import {
   type BreakerSummary,
   type Duration,
   type EngineCommand,
+  type ForkJobReply,
   foldEvents,
   type JobRow,
   type JobState,
@@ -42,7 +43,7 @@ const EVENTS_PAGE = { default: 500, max: 5000 } as const;
 /**
  * The routes of the JSON API under `/api`. Reads go to the store (the job list, event pages)
  * or through the engine's commands (a job's folded state); the only writes are the explicit
- * actions (signal, cancel, terminate, breaker trip/reset), each one engine command.
+ * actions (signal, cancel, terminate, fork, breaker trip/reset), each one engine command.
  */
 export function jsonApiRoutes(options: JsonApiOptions): Router {
   const { engine, store } = options;
@@ -138,6 +139,22 @@ export function jsonApiRoutes(options: JsonApiOptions): Router {
         terminate: true,
       });
       return { job: withDuration(job) };
+    })
+    .add('POST', '/api/jobs/:jobId/fork', async ({ params, body }) => {
+      const { from, setOutputs, jobId, version } = objectBody(await body(), 'fork');
+      if (typeof from !== 'string' || from === '')
+        throw new HttpError(400, 'BadBody', 'fork needs {"from": "<step name>", "setOutputs"?: {"<step>": …}, "jobId"?: "<new id>"}');
+      if (setOutputs !== undefined && (typeof setOutputs !== 'object' || setOutputs === null || Array.isArray(setOutputs)))
+        throw new HttpError(400, 'BadBody', 'fork: setOutputs must be an object of step name → result');
+      const reply = await run<ForkJobReply>({
+        type: 'ForkJob',
+        jobId: checkedJobId(params),
+        from,
+        ...(setOutputs === undefined ? {} : { setOutputs }),
+        ...(typeof jobId === 'string' && jobId !== '' ? { forkJobId: jobId } : {}),
+        ...(typeof version === 'string' && version !== '' ? { version } : {}),
+      });
+      return { jobId: reply.jobId, job: withDuration(reply.job), forkedFrom: reply.forkedFrom };
     })
     .add('GET', '/api/breakers', async () => ({ breakers: await run<BreakerSummary[]>({ type: 'ControlBreaker', op: 'list' }) }))
     .add('POST', '/api/breakers/:name/trip', async ({ params, body }) => {
