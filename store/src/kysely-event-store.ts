@@ -336,12 +336,6 @@ export class KyselyEventStore implements EventStore {
   }
 }
 
-interface EventColumns {
-  seq: number;
-  data: Uint8Array;
-  recorded_at: number;
-}
-
 interface JobRowColumns {
   job_id: string;
   workflow: string;
