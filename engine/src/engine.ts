@@ -60,6 +60,7 @@ export class Engine {
   readonly #maxPayloadBytes: number;
   readonly #commit: GroupCommit;
   readonly #writer: JobWriter;
+  readonly #snapshots: SnapshotTaker;
   readonly #timers: TimerLoop;
   readonly #dispatcher: Dispatcher;
   readonly #registry: WorkflowRegistry;
@@ -80,12 +81,13 @@ export class Engine {
     this.#ids = options.ids ?? createIdFactory(this.#clock);
     this.#maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
     this.#commit = new GroupCommit(this.#store, options.maxBatch ?? 512);
+    this.#snapshots = new SnapshotTaker({ store: this.#store, every: snapshotEvery(options.snapshotEvery), logger: this.#logger });
     this.#writer = new JobWriter({
       store: this.#store,
       commit: this.#commit,
       cache: new JobCache(options.cacheSize ?? 10_000),
       clock: this.#clock,
-      snapshots: new SnapshotTaker({ store: this.#store, every: snapshotEvery(options.snapshotEvery), logger: this.#logger }),
+      snapshots: this.#snapshots,
     });
     this.#timers = new TimerLoop({
       store: this.#store,
@@ -152,6 +154,8 @@ export class Engine {
     for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe();
     await this.#timers.stop();
     await this.#commit.idle();
+    // The caller closes the store next: a write still under way would hold its close up.
+    await this.#snapshots.drain();
     this.#logger.info('engine stopped');
   }
 

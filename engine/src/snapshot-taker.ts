@@ -12,6 +12,8 @@ export class SnapshotTaker {
   readonly #store: EventStore;
   readonly #every: number;
   readonly #logger: Logger;
+  /** Writes under way: the engine waits for them when it stops, before its store is closed. */
+  readonly #writing = new Set<Promise<void>>();
 
   constructor(options: { readonly store: EventStore; readonly every: number; readonly logger: Logger }) {
     this.#store = options.store;
@@ -22,11 +24,20 @@ export class SnapshotTaker {
   /** Called with each committed append's states; takes a snapshot when it crossed a multiple of `every`. */
   committed(before: JobState, after: JobState): void {
     if (Math.floor(after.lastSeq / this.#every) === Math.floor(before.lastSeq / this.#every)) return;
-    this.#store.writeSnapshot(after).catch((error: unknown) => {
-      this.#logger.warn(
-        { err: error, jobId: after.jobId, seq: after.lastSeq },
-        'could not store a snapshot; the next one will be taken later',
-      );
-    });
+    const write: Promise<void> = this.#store
+      .writeSnapshot(after)
+      .catch((error: unknown) => {
+        this.#logger.warn(
+          { err: error, jobId: after.jobId, seq: after.lastSeq },
+          'could not store a snapshot; the next one will be taken later',
+        );
+      })
+      .finally(() => this.#writing.delete(write));
+    this.#writing.add(write);
+  }
+
+  /** Resolves when every snapshot write begun so far has ended. */
+  async drain(): Promise<void> {
+    while (this.#writing.size > 0) await Promise.all(this.#writing);
   }
 }
