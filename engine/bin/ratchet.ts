@@ -34,6 +34,8 @@ const USAGE = `usage: ratchet <command> [options]
   replay <jobId> --workflows <module> [--until <seq>] [--inspect]
                                   replay the job's history against the module's code, no side effects;
                                   --until stops at an event, --inspect waits for a debugger first
+  replay --file <job.json> --workflows <module> [--until <seq>] [--inspect]
+                                  the same on a history \`ratchet export\` wrote (no engine needed)
   fork <jobId> --from <step> [--set-output <step>=<json>]... [--job-id <id>] [--workflow-version <v>] [--wait]
                                   a new job that reuses the job's recorded calls before <step> and runs on from it
   breaker list | breaker trip <name> [--for 1m] | breaker reset <name>
@@ -74,6 +76,7 @@ async function main(argv: readonly string[]): Promise<number> {
       until: { type: 'string' },
       inspect: { type: 'boolean', default: false },
       'inspect-port': { type: 'string' },
+      file: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -156,14 +159,16 @@ async function main(argv: readonly string[]): Promise<number> {
       return withEngine((engine) => verifyJobs(engine, workflows, options));
     }
     case 'replay': {
-      const target = need(positionals[0], 'a job id');
       const workflows = need(values.workflows, '--workflows <module>');
+      const file = values.file;
+      const target = file === undefined ? need(positionals[0], 'a job id (or --file <exported.json>)') : undefined;
       const options = {
         ...(values.until === undefined ? {} : { until: positiveInteger(values.until, '--until') }),
         inspect: values.inspect || values['inspect-port'] !== undefined,
         ...(values['inspect-port'] === undefined ? {} : { inspectPort: positiveInteger(values['inspect-port'], '--inspect-port') }),
       };
-      const { replayJob } = await import('./cli/replay.ts');
+      const { replayFile, replayJob } = await import('./cli/replay.ts');
+      if (target === undefined) return replayFile(file as string, workflows, options);
       return withEngine((engine) => replayJob(engine, target, workflows, options));
     }
     case 'fork': {

@@ -77,6 +77,7 @@ export {
   type WaitStarted,
   waitTimerId,
 } from './events.ts';
+export { type ExportedHistory, exportHistory, parseExportedHistory } from './exported-history.ts';
 export { type Failure, fromFailure, toFailure } from './failure.ts';
 export { createIdFactory, type IdFactory, jobIdProblem } from './ids.ts';
 export {

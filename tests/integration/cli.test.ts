@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -107,6 +107,17 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     const replayed = await ratchet(['replay', 'cli-greet-1', '--workflows', join(root, 'tests/fixtures/cli-workflows.ts')], env);
     expect(replayed).toMatchObject({ code: 0 });
     expect(replayed.stdout).toContain('deterministic: the code made all 2 recorded calls of job cli-greet-1');
+
+    // Import: the exported file replays where no engine runs (an incident's log on a laptop).
+    const file = join(await mkdtemp(join(tmpdir(), 'ratchet-export-')), 'job.json');
+    await writeFile(file, JSON.stringify(exported));
+    const fromFile = await ratchet(['replay', '--file', file, '--workflows', join(root, 'tests/fixtures/cli-workflows.ts')], {});
+    expect(fromFile).toMatchObject({ code: 0 });
+    expect(fromFile.stdout).toContain('deterministic: the code made all 2 recorded calls of job cli-greet-1');
+    await writeFile(file, JSON.stringify({ ...exported, format: 'something-else' }));
+    const notExported = await ratchet(['replay', '--file', file, '--workflows', join(root, 'tests/fixtures/cli-workflows.ts')], {});
+    expect(notExported.code).not.toBe(0);
+    expect(notExported.stderr).toContain('not an exported history (ratchet export): format is "something-else"');
 
     const again = await ratchet(['start', 'greet', '--input', '{"name":"Bob"}', '--job-id', 'cli-greet-1'], env);
     expect(again.stdout.trim()).toBe('cli-greet-1 (existing job)');

@@ -1,4 +1,4 @@
-import { foldEvents, isFinished, type JobSummary } from '@ratchet/protocol';
+import { exportHistory, foldEvents, isFinished, type JobSummary } from '@ratchet/protocol';
 import { readWholeHistory } from '@ratchet/sdk';
 import type { EngineConnection } from './engine-connection.ts';
 import { writeOut } from './write-out.ts';
@@ -81,8 +81,7 @@ export async function showState(engine: EngineConnection, jobId: string, at: num
 /** `ratchet export <jobId>`: the job's history as JSON (format: README, "Export"). */
 export async function exportJob(engine: EngineConnection, jobId: string): Promise<number> {
   const { events } = await readWholeHistory(engine, jobId);
-  const exported = { format: 'ratchet-history', version: 1, jobId, events };
-  await writeOut(`${JSON.stringify(exported, (_key, value) => (typeof value === 'bigint' ? value.toString() : value), 2)}\n`);
+  await writeOut(exportHistory(jobId, events));
   return 0;
 }
 

@@ -1,4 +1,5 @@
-import { foldEvents, type RecordedEvent } from '@ratchet/protocol';
+import { readFile } from 'node:fs/promises';
+import { foldEvents, parseExportedHistory, type RecordedEvent } from '@ratchet/protocol';
 import { readWholeHistory } from '@ratchet/sdk';
 import { replayHistory } from '@ratchet/worker';
 import type { EngineConnection } from './engine-connection.ts';
@@ -26,7 +27,20 @@ export async function replayJob(
   workflowsPath: string,
   options: ReplayOptions = {},
 ): Promise<number> {
-  const { events: all } = await readWholeHistory(engine, jobId);
+  const { events } = await readWholeHistory(engine, jobId);
+  return replayEvents(jobId, events, workflowsPath, options);
+}
+
+/**
+ * `ratchet replay --file job.json --workflows <module>`: the same, on a history that
+ * `ratchet export` wrote (an incident's log, replayed where no engine runs).
+ */
+export async function replayFile(file: string, workflowsPath: string, options: ReplayOptions = {}): Promise<number> {
+  const { jobId, events } = parseExportedHistory(await readFile(file, 'utf8'));
+  return replayEvents(jobId, events, workflowsPath, options);
+}
+
+async function replayEvents(jobId: string, all: readonly RecordedEvent[], workflowsPath: string, options: ReplayOptions): Promise<number> {
   const first = all[0]?.event;
   if (first?.type !== 'JobStarted') throw new Error(`job ${jobId} has no history to replay`);
   const last = all.at(-1)?.seq ?? 0;
