@@ -50,7 +50,19 @@ export class JobWriter {
    * Appends the events `decide` returns for the job's current state. Another engine may have
    * written meanwhile: then the state is reloaded and `decide` asked once more.
    */
-  write(jobId: string, decide: (state: JobState) => readonly JobEvent[], options: { readonly assumeNew?: boolean } = {}): Promise<Written> {
+  write(
+    jobId: string,
+    decide: (state: JobState) => readonly JobEvent[],
+    options: {
+      readonly assumeNew?: boolean;
+      /**
+       * Told of the append just before it is committed (the job's lock is held until the commit
+       * ends, so nothing else reads or writes the job meanwhile); it may be told again if the
+       * append conflicts and is decided once more.
+       */
+      readonly beforeCommit?: (pending: Written) => void;
+    } = {},
+  ): Promise<Written> {
     return this.#locks.run(jobId, async () => {
       for (let tries = 0; ; tries++) {
         const cached = this.#cache.get(jobId);
@@ -72,6 +84,7 @@ export class JobWriter {
           if ((!fresh || guess) && (error instanceof Refusal || error instanceof IllegalTransitionError)) continue;
           throw error;
         }
+        options.beforeCommit?.({ before, after, events });
         const result = await this.#commit.submit({
           jobId,
           expectedSeq: before.lastSeq,

@@ -105,6 +105,12 @@ export interface StartJob {
   readonly parent?: { readonly jobId: string; readonly position: number };
   /** The job fails with WorkflowTimeoutError if it has not finished this long after its start. */
   readonly timeoutMs?: number;
+  /**
+   * Set by a client that made `jobId` up itself just now (a new ULID): no job can have it, so
+   * the engine may send the first task while the start commits. Never set it for an id that
+   * came from elsewhere.
+   */
+  readonly freshId?: boolean;
 }
 
 /** Append events a worker produced, extending `expectedSeq`, under the delivery's `epoch`. */

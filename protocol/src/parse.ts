@@ -28,6 +28,7 @@ const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
     onExisting: 'text?',
     parent: 'object?',
     timeoutMs: 'count?',
+    freshId: 'boolean?',
   },
   AppendEvents: { jobId: 'jobId', expectedSeq: 'count', epoch: 'count', events: 'array' },
   ReadHistory: { jobId: 'jobId', afterSeq: 'count', asState: 'boolean?' },

@@ -94,6 +94,7 @@ export class Client {
         ...(typeof workflow === 'string' ? {} : { version: workflow.version }),
         ...(options.onExisting === undefined ? {} : { onExisting: options.onExisting }),
         ...timeoutOf(workflow, options),
+        ...(options.jobId === undefined ? { freshId: true } : {}),
       });
       if (isFinished(reply.job)) watch.settle(reply.job);
       return new JobHandle<O>(jobId, this.#engine, this.#transport, this.#subjects, watch);

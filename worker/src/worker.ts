@@ -346,6 +346,11 @@ export class Worker {
       log.info({ reason: name }, 'another delivery holds the job; letting go');
       return 'ack';
     }
+    if (name === 'JobNotFoundError') {
+      // The first task of a job goes out while its start commits; this start did not commit.
+      log.warn('the engine has no such job (its start did not commit); dropping the task');
+      return 'ack';
+    }
     if (PERMANENT.has(name) && state) {
       // The same append would be refused again on every delivery: fail the job, saying why.
       log.error({ err: outcome.error }, 'the engine refused what this job produced; failing it');
