@@ -1,6 +1,7 @@
 import { Engine } from '@ratchet/engine';
 import { defineWorkflow } from '@ratchet/sdk';
 import { PostgresEventStore } from '@ratchet/store';
+import type { Worker } from '@ratchet/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quietLogger, type Stack, startStack } from '../harness/index.ts';
 
@@ -14,12 +15,13 @@ describe('two engines on one Postgres and NATS', () => {
   let stack: Stack;
   let second: Engine;
   let secondStore: PostgresEventStore;
+  let worker: Worker;
   beforeAll(async () => {
     stack = await startStack('postgres+nats');
     secondStore = new PostgresEventStore({ url: stack.env.DATABASE_URL as string });
     second = new Engine({ store: secondStore, transport: stack.transport, prefix: stack.prefix, logger: quietLogger() });
     await second.start();
-    await stack.startWorker([tenSteps] as never);
+    worker = await stack.startWorker([tenSteps] as never);
   });
   afterAll(async () => {
     await second.stop();
@@ -34,5 +36,27 @@ describe('two engines on one Postgres and NATS', () => {
       const started = (await stack.store.read(job.jobId)).filter((e) => e.event.type === 'StepStarted');
       expect(started).toHaveLength(10);
     }
+  });
+
+  it('accept an append that reaches one engine a moment before the start it extends is visible there', async () => {
+    // A job's first task leaves while its start commits: its worker may append through the
+    // other engine before the commit is done. That engine looks again instead of refusing.
+    await worker.stop(); // the appends here stand in for a worker's
+    const jobId = `early-${Date.now()}`;
+    const append = second.execute({
+      type: 'AppendEvents',
+      jobId,
+      expectedSeq: 1,
+      epoch: 1,
+      events: [{ type: 'JobCompleted', output: 'early', completedAt: Date.now() }],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await stack.engine.execute({ type: 'StartJob', workflow: 'ten-steps', input: {}, jobId });
+    await expect(append).resolves.toMatchObject({ lastSeq: 2 });
+    expect((await stack.store.read(jobId)).map((e) => e.event.type)).toEqual(['JobStarted', 'JobCompleted']);
+    // A job that never starts is refused after the short look.
+    await expect(
+      second.execute({ type: 'AppendEvents', jobId: 'never-started', expectedSeq: 1, epoch: 1, events: [] }),
+    ).rejects.toMatchObject({ name: 'JobNotFoundError' });
   });
 });
