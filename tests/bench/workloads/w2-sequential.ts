@@ -22,8 +22,10 @@ export async function w2Sequential(ctx: BenchContext, kind: StackKind): Promise<
       const last = history.at(-1)?.recordedAt ?? 0;
       return { wallMs, msPerStep: wallMs / steps, loggedMsPerStep: (last - firstStep) / steps };
     };
+    // The warm-up is a whole job: after a short one the first measured run was still the slowest
+    // of the three (JIT, connection and statement caches still settling).
     progress(`W2 ${stack.label}: warm-up`);
-    await runJob(50);
+    await runJob(STEPS);
     const runs = [];
     for (let i = 1; i <= ctx.options.runs; i++) {
       const run = await runJob(STEPS);
