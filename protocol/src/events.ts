@@ -144,6 +144,11 @@ export interface StepFailed {
   readonly final: boolean;
   /** Why the step gives up, when `final`. */
   readonly reason?: string;
+  /**
+   * The details of the attempt's last heartbeat (`info.heartbeat(details)`), so the next attempt
+   * can carry on from there. Only when the attempt failed in its worker; a crashed worker's are lost.
+   */
+  readonly heartbeat?: unknown;
 }
 
 /**

@@ -73,7 +73,13 @@ export function endStep(s: Draft, event: StepCompleted | StepFailed, illegal: Il
       attempts: [...step.attempts.slice(0, -1), ended],
     };
   } else {
-    const ended: AttemptState = { ...running, status: 'failed', endedAt: event.failedAt, failure: event.failure };
+    const ended: AttemptState = {
+      ...running,
+      status: 'failed',
+      endedAt: event.failedAt,
+      failure: event.failure,
+      ...(event.heartbeat === undefined ? {} : { heartbeat: event.heartbeat }),
+    };
     s.journal[step.position] = {
       ...step,
       status: event.final ? 'failed' : 'retrying',

@@ -10,6 +10,8 @@ export interface AttemptState {
   readonly epoch: number;
   readonly endedAt?: number;
   readonly failure?: Failure;
+  /** The details of its last heartbeat, recorded with its failure. */
+  readonly heartbeat?: unknown;
   /** The breaker that admitted it, and whether as a probe. */
   readonly breaker?: string;
   readonly probe?: boolean;

@@ -94,7 +94,16 @@ export interface StepInfo {
   readonly idempotencyKey: string;
   /** Aborted when the attempt times out or the worker shuts down. */
   readonly signal: AbortSignal;
-  /** Says the attempt is alive (see `heartbeatTimeout`); `details` go to the worker's log. */
+  /**
+   * The details the last failed attempt of this step sent with its last heartbeat, if it sent any
+   * (recorded with its `StepFailed`): a long step resumes from its progress instead of starting
+   * over. Absent after a worker crash, which records nothing.
+   */
+  readonly lastHeartbeat?: unknown;
+  /**
+   * Says the attempt is alive (see `heartbeatTimeout`). `details` (plain data, such as the last
+   * item done) are kept and recorded if the attempt fails, for the next one (`lastHeartbeat`).
+   */
   heartbeat(details?: unknown): void;
 }
 

@@ -118,7 +118,7 @@ export class DurableCalls {
             firstStartedAt: step.attempts[0]?.startedAt ?? startedAt,
             ...(guard ? { guard } : {}),
           };
-          return this.#o.steps.attempts(position, name, settings, next, fn);
+          return this.#o.steps.attempts(position, name, settings, next, fn, lastHeartbeat(step));
         });
       }
       case 'running':
@@ -141,7 +141,7 @@ export class DurableCalls {
             firstStartedAt: step.attempts[0]?.startedAt ?? this.#o.clock(),
             ...(guard ? { guard } : {}),
           };
-          return this.#o.steps.attempts(position, name, settings, next, fn);
+          return this.#o.steps.attempts(position, name, settings, next, fn, lastHeartbeat(step));
         });
       }
     }
@@ -261,4 +261,9 @@ function stepTimeout(duration: Duration | undefined, label: string): number | un
   const ms = toMs(duration, label);
   if (ms > MAX_TIMEOUT_MS) throw new RangeError(`${label} is ${ms} ms; the longest is ${MAX_TIMEOUT_MS} ms (about 24.8 days)`);
   return ms;
+}
+
+/** The details the step's latest failed attempt recorded from its last heartbeat, if any. */
+function lastHeartbeat(step: { readonly attempts: readonly { readonly heartbeat?: unknown }[] }): unknown {
+  return step.attempts.findLast((attempt) => attempt.heartbeat !== undefined)?.heartbeat;
 }

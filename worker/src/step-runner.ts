@@ -65,7 +65,7 @@ export interface StepSettings {
 }
 
 /** How one attempt of a step ended. */
-type AttemptResult<T> = { ok: true; output: T } | { ok: false; failure: Failure };
+type AttemptResult<T> = { ok: true; output: T } | { ok: false; failure: Failure; heartbeat?: unknown };
 
 /**
  * Runs a step's attempts for real once the run has matched it against the journal: each attempt
@@ -88,11 +88,13 @@ export class StepRunner {
     settings: StepSettings,
     first: number,
     fn: (info: StepInfo) => T | Promise<T>,
+    lastHeartbeat?: unknown,
   ): Promise<T> {
     const { appends } = this.#o;
     const { policy, firstStartedAt } = settings;
+    let previous = lastHeartbeat;
     for (let attempt = first; ; ) {
-      const result = await this.#runAttempt(stepId, name, attempt, settings, fn);
+      const result = await this.#runAttempt(stepId, name, attempt, settings, fn, previous);
       if (this.#o.stopped()) return parked();
       const now = this.#o.clock();
       if (result.ok) {
@@ -101,15 +103,17 @@ export class StepRunner {
         return result.output;
       }
       const { failure } = result;
+      if (result.heartbeat !== undefined) previous = result.heartbeat;
+      const beat = result.heartbeat === undefined ? {} : { heartbeat: result.heartbeat };
       const decision = decideRetry(policy, { jobId: this.#o.jobId, stepId, attempt, failedAt: now, failure, firstStartedAt });
       if (!decision.retry) {
-        appends.push({ type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: true, reason: decision.reason });
+        appends.push({ type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: true, reason: decision.reason, ...beat });
         void appends.sync().catch(() => {});
         throw new StepFailedError(name, attempt, decision.reason, fromFailure(failure));
       }
       const durable = decision.at - now > this.#o.maxInProcessWaitMs;
       appends.push(
-        { type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: false },
+        { type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: false, ...beat },
         { type: 'StepRetryScheduled', stepId, attempt: decision.attempt, at: decision.at, durable },
       );
       if (durable) throw PARK;
@@ -214,6 +218,7 @@ export class StepRunner {
     attempt: number,
     settings: StepSettings,
     fn: (info: StepInfo) => T | Promise<T>,
+    lastHeartbeat: unknown,
   ): Promise<AttemptResult<T>> {
     const { jobId, signal: runSignal, timers, aroundAttempt } = this.#o;
     const { timeoutMs, heartbeatTimeoutMs } = settings;
@@ -229,8 +234,16 @@ export class StepRunner {
         reject(error);
       };
     });
-    const beat = () => {
-      if (heartbeatTimeoutMs === undefined || controller.signal.aborted) return;
+    /** The details of the latest heartbeat that carried any; recorded if the attempt fails. */
+    let details: unknown;
+    const beat = (sent?: unknown) => {
+      if (controller.signal.aborted) return;
+      if (sent !== undefined) {
+        // Checked here, where the step function can see the error, not when the attempt fails.
+        assertStorable(sent, `heartbeat details of step "${name}"`);
+        details = sent;
+      }
+      if (heartbeatTimeoutMs === undefined) return;
       timers.clearTimeout(heartbeat);
       heartbeat = timers.setTimeout(
         () => giveUp(new StepHeartbeatError(`attempt ${attempt} of step "${name}" sent no heartbeat for ${heartbeatTimeoutMs} ms`)),
@@ -245,6 +258,7 @@ export class StepRunner {
       idempotencyKey: `${jobId}:${stepId}`,
       signal: controller.signal,
       heartbeat: beat,
+      ...(lastHeartbeat === undefined ? {} : { lastHeartbeat }),
     };
     try {
       if (timeoutMs !== undefined) {
@@ -263,7 +277,7 @@ export class StepRunner {
       }
       return { ok: true, output };
     } catch (error) {
-      return { ok: false, failure: toFailure(error) };
+      return { ok: false, failure: toFailure(error), ...(details === undefined ? {} : { heartbeat: details }) };
     } finally {
       if (timer !== undefined) timers.clearTimeout(timer);
       if (heartbeat !== undefined) timers.clearTimeout(heartbeat);
