@@ -1,4 +1,4 @@
-import type { StepFailed } from '@ratchet/protocol';
+import type { Duration, StepFailed } from '@ratchet/protocol';
 import { defineWorkflow, StepFailedError } from '@ratchet/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_KINDS, type Stack, startStack } from '../harness/index.ts';
@@ -11,7 +11,7 @@ const processed = new Map<string, number[][]>();
  * A retry in the worker (short backoff) or through a durable timer (long backoff) carries on
  * from `lastHeartbeat` instead of starting over.
  */
-const importer = defineWorkflow('importer', async (ctx, input: { backoff: string }) =>
+const importer = defineWorkflow('importer', async (ctx, input: { backoff: Duration }) =>
   ctx.step(
     'import',
     ({ attempt, heartbeat, lastHeartbeat }) => {
