@@ -199,16 +199,24 @@ export class StepRunner {
 
   /** Resolves at `at`; never, if the run ends first. */
   waitUntil(at: number): Promise<void> {
-    const delay = at - this.#o.clock();
-    if (delay <= 0) return Promise.resolve();
+    if (at - this.#o.clock() <= 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const { signal, timers } = this.#o;
+      const { signal, timers, clock } = this.#o;
+      let timer: unknown;
       const onAbort = () => timers.clearTimeout(timer);
-      const timer = timers.setTimeout(() => {
+      // A timer may fire a millisecond before the clock reaches `at` (the event loop's notion of
+      // now lags the wall clock): an attempt must never start before its recorded instant.
+      const arm = () => {
+        const left = at - clock();
+        if (left > 0) {
+          timer = timers.setTimeout(arm, left);
+          return;
+        }
         signal.removeEventListener('abort', onAbort);
         resolve();
-      }, delay);
+      };
       signal.addEventListener('abort', onAbort, { once: true });
+      arm();
     });
   }
 
