@@ -13,7 +13,7 @@ import type { Database } from './database.ts';
 import type { AppendRequest, AppendResult, DueTimer, EventStore, JobRow, LatestRead } from './event-store.ts';
 import { type JobListQuery, jobIdPrefixProblem, listJobsStatement, PREFIX_SORT_LIMIT, prefixProbeStatement } from './list-jobs.ts';
 import { migrateSchema } from './migrate-schema.ts';
-import { planAppend } from './plan-append.ts';
+import { type AppendPlan, planAppend } from './plan-append.ts';
 
 /** What {@link KyselyEventStore} runs on; the Postgres and PGlite stores supply it. */
 export interface KyselyEventStoreOptions {
@@ -75,6 +75,42 @@ export class KyselyEventStore implements EventStore {
   async append(requests: readonly AppendRequest[]): Promise<readonly AppendResult[]> {
     if (requests.length === 0) return [];
     const plan = planAppend(requests);
+    const j = plan.jobs;
+    const e = plan.events;
+    const added = plan.addedTimers;
+    const removed = plan.removedTimers;
+    const extending = j.expectedSeq.filter((seq) => seq > 0).length;
+    const creating = j.expectedSeq.length - extending;
+    // The statement's text depends only on the batch's shape: compile it once per shape and pass
+    // the columns as parameters, in the order the template of #compileAppend uses them.
+    const shape = `${extending > 1}${extending > 0}${creating > 0}${added.jobId.length > 0}${removed.jobId.length > 0}`;
+    const parameters: unknown[] = [
+      j.jobId,
+      j.expectedSeq,
+      j.workflow,
+      j.version,
+      j.status,
+      j.epoch,
+      j.lastSeq,
+      j.startedAt,
+      j.updatedAt,
+      j.finishedAt,
+      j.requires,
+    ];
+    parameters.push(e.jobId, e.seq, e.type, e.data, e.recordedAt);
+    if (added.jobId.length > 0) parameters.push(added.jobId, added.timerId, added.fireAt);
+    if (removed.jobId.length > 0) parameters.push(removed.jobId, removed.timerId);
+    // Built and compiled once per shape: the builders are not needed again (nor allocated) after.
+    const text = this.#appendTexts.get(shape) ?? this.#compileAppend(shape, plan, parameters.length);
+    const { rows } = await this.#db.executeQuery<{ job_id: string }>(CompiledQuery.raw(text, parameters));
+    const won = new Set(rows.map((row) => row.job_id));
+    return requests.map(({ jobId }, i) =>
+      plan.joined[i] && won.has(jobId) ? { jobId, ok: true as const } : { jobId, ok: false as const, reason: 'conflict' as const },
+    );
+  }
+
+  /** The append statement for a batch of `plan`'s shape (see {@link append}), compiled and cached. */
+  #compileAppend(shape: string, plan: AppendPlan, parameterCount: number): string {
     const { jobEvents, jobs, timers } = this.#tables;
     const j = plan.jobs;
     const e = plan.events;
@@ -148,38 +184,11 @@ export class KyselyEventStore implements EventStore {
         where t.job_id = r.job_id and t.timer_id = r.timer_id and r.job_id in (select job_id from won)
       )`);
     }
-    // The statement's text depends only on the batch's shape: compile it once per shape and pass
-    // the columns as parameters, in the order the template above uses them.
-    const shape = `${extending > 1}${extending > 0}${creating > 0}${added.jobId.length > 0}${removed.jobId.length > 0}`;
-    const parameters: unknown[] = [
-      j.jobId,
-      j.expectedSeq,
-      j.workflow,
-      j.version,
-      j.status,
-      j.epoch,
-      j.lastSeq,
-      j.startedAt,
-      j.updatedAt,
-      j.finishedAt,
-      j.requires,
-    ];
-    parameters.push(e.jobId, e.seq, e.type, e.data, e.recordedAt);
-    if (added.jobId.length > 0) parameters.push(added.jobId, added.timerId, added.fireAt);
-    if (removed.jobId.length > 0) parameters.push(removed.jobId, removed.timerId);
-    let text = this.#appendTexts.get(shape);
-    if (text === undefined) {
-      const compiled = sql`with ${sql.join(parts, sql`, `)} select job_id from won`.compile(this.#db);
-      if (compiled.parameters.length !== parameters.length)
-        throw new Error(`append statement takes ${compiled.parameters.length} parameters, not ${parameters.length}`);
-      text = compiled.sql;
-      this.#appendTexts.set(shape, text);
-    }
-    const { rows } = await this.#db.executeQuery<{ job_id: string }>(CompiledQuery.raw(text, parameters));
-    const won = new Set(rows.map((row) => row.job_id));
-    return requests.map(({ jobId }, i) =>
-      plan.joined[i] && won.has(jobId) ? { jobId, ok: true as const } : { jobId, ok: false as const, reason: 'conflict' as const },
-    );
+    const compiled = sql`with ${sql.join(parts, sql`, `)} select job_id from won`.compile(this.#db);
+    if (compiled.parameters.length !== parameterCount)
+      throw new Error(`append statement takes ${compiled.parameters.length} parameters, not ${parameterCount}`);
+    this.#appendTexts.set(shape, compiled.sql);
+    return compiled.sql;
   }
 
   async read(jobId: string, afterSeq = 0, limit?: number): Promise<readonly RecordedEvent[]> {
