@@ -46,7 +46,9 @@ export interface WorkerOptions {
   readonly breakers?: readonly Breaker[];
   /**
    * Parked jobs whose folded state the worker keeps, so that resuming one reads only the tail of
-   * its log. @default 5000
+   * its log. A job not kept costs no more round trips: the engine answers with its folded state
+   * (`ReadHistory{asState}`), only larger. Each kept state costs memory (~3 KB for a short job),
+   * so the cache is small. @default 1000
    */
   readonly stateCacheSize?: number;
   /** Time to let in-flight jobs finish on `stop()` before releasing them. @default 10000 */
@@ -137,7 +139,7 @@ export class Worker {
     this.#clock = options.clock ?? Date.now;
     this.#timers = options.timers ?? REAL_TIMERS;
     this.#aroundAttempt = options.aroundAttempt;
-    this.#stateCacheSize = options.stateCacheSize ?? 5000;
+    this.#stateCacheSize = options.stateCacheSize ?? 1000;
     this.#breakers = new Map((options.breakers ?? []).map((breaker) => [breaker.name, breaker]));
   }
 
