@@ -17,7 +17,7 @@ if (!ready) {
   if (install.status !== 0) process.exit(install.status ?? 1);
 }
 const args = [
-  join(root, 'engine', 'bin', 'ratchet.ts'),
+  join(root, 'engine', 'bin', 'ratchet.mjs'),
   'dev',
   '--workflows',
   join(root, 'sdk', 'examples', 'orders.ts'),

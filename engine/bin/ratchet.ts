@@ -12,7 +12,9 @@ import { DEFAULT_NATS_URL } from './cli/defaults.ts';
 import type { EngineConnection } from './cli/engine-connection.ts';
 
 // Compiled code (and stripped TypeScript) of the modules a command loads is kept on disk between
-// runs (in the OS temp directory, or NODE_COMPILE_CACHE): a command starts in half the time.
+// runs (in the OS temp directory, or NODE_COMPILE_CACHE): a command starts in half the time. The
+// entry, bin/ratchet.mjs, has turned it on already (so that this file is cached too); this covers
+// running this file directly.
 enableCompileCache();
 
 const USAGE = `usage: ratchet <command> [options]

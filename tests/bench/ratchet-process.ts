@@ -37,7 +37,7 @@ const READY = /"msg":"(engine|worker) started"/;
 export const WORKER_NODE_FLAGS = process.env.RATCHET_BENCH_WORKER_FLAGS ?? '--max-semi-space-size=4';
 
 /**
- * Spawns `node engine/bin/ratchet.ts <args>` (like tests/faults/worker-sigkill.test.ts) at log
+ * Spawns `node engine/bin/ratchet.mjs <args>` (like tests/faults/worker-sigkill.test.ts) at log
  * level info, and resolves once it logs "engine started" / "worker started". Its log lines at
  * warn and above (and anything that is not a pino line, such as a crash) go to `logs`.
  */
@@ -45,7 +45,7 @@ export async function spawnRatchet(options: SpawnRatchetOptions): Promise<Ratche
   // Worker processes run as the README recommends deploying them (Deploying workers): with a
   // young generation of 4 MB semi-spaces instead of the up to 32 MB V8 picks on a large machine.
   const nodeFlags = options.args[0] === 'worker' ? [WORKER_NODE_FLAGS] : [];
-  const child = spawn(process.execPath, [...nodeFlags, join(options.root, 'engine/bin/ratchet.ts'), ...options.args], {
+  const child = spawn(process.execPath, [...nodeFlags, join(options.root, 'engine/bin/ratchet.mjs'), ...options.args], {
     env: { ...process.env, ...options.env, RATCHET_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

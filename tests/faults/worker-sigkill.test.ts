@@ -13,7 +13,7 @@ const root = new URL('../..', import.meta.url).pathname;
 function spawnWorker(stack: Stack, name: string): ChildProcess {
   return spawn(
     process.execPath,
-    [join(root, 'engine/bin/ratchet.ts'), 'worker', '--workflows', join(root, 'tests/fixtures/side-effect-workflows.ts')],
+    [join(root, 'engine/bin/ratchet.mjs'), 'worker', '--workflows', join(root, 'tests/fixtures/side-effect-workflows.ts')],
     { env: { ...process.env, ...stack.env, RATCHET_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] },
   ).once('error', (error) => {
     throw new Error(`worker ${name} did not start: ${error.message}`);

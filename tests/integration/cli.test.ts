@@ -12,7 +12,7 @@ import { historyOutput } from '../../engine/bin/cli/history.ts';
 import { deleteStreams, type TestDatabase, testDatabase, testNats } from '../harness/index.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-const ratchetBin = join(root, 'engine/bin/ratchet.ts');
+const ratchetBin = join(root, 'engine/bin/ratchet.mjs');
 const run = promisify(execFile);
 
 /** Runs `ratchet <args>`; resolves with its exit code and output instead of throwing. */

@@ -334,7 +334,7 @@ describe('the HTTP API access token', () => {
 
   it('ratchet engine refuses to listen beyond loopback without RATCHET_API_TOKEN', async () => {
     const root = new URL('../..', import.meta.url).pathname;
-    const result = await promisify(execFile)(process.execPath, [join(root, 'engine/bin/ratchet.ts'), 'engine', '--http-host', '0.0.0.0'], {
+    const result = await promisify(execFile)(process.execPath, [join(root, 'engine/bin/ratchet.mjs'), 'engine', '--http-host', '0.0.0.0'], {
       env: { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', RATCHET_API_TOKEN: '' },
       timeout: 30_000,
     }).then(
