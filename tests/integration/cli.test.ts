@@ -311,6 +311,13 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     const wholeMs = performance.now() - started;
     expect(whole.code).toBe(0);
     expect(whole.stdout.split('\n').filter((line) => /^\s+\d+\s/.test(line))).toHaveLength(10_000);
+    // Again, now that the engine has the job in its cache (the first read folded its log).
+    const againMs: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      const begin = performance.now();
+      expect((await ratchet(['history', 'cli-big-1'], env)).code).toBe(0);
+      againMs.push(performance.now() - begin);
+    }
 
     // The in-process part: connect, read every page from the engine, render. A first run warms
     // this process's code up (a CLI process runs it cold, which the whole command above shows).
@@ -332,7 +339,7 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     const sorted = [...timings].sort((a, b) => a - b);
     const [fastest, median] = [sorted[0] as number, sorted[2] as number];
     process.stderr.write(
-      `ratchet history of 10,000 events: whole command ${wholeMs.toFixed(0)} ms; in-process ${timings.map((t) => t.toFixed(0)).join(', ')} ms (fastest ${fastest.toFixed(0)}, median ${median.toFixed(0)})\n`,
+      `ratchet history of 10,000 events: whole command ${wholeMs.toFixed(0)} ms (then ${againMs.map((t) => t.toFixed(0)).join(', ')} ms); in-process ${timings.map((t) => t.toFixed(0)).join(', ')} ms (fastest ${fastest.toFixed(0)}, median ${median.toFixed(0)})\n`,
     );
     expect(fastest).toBeLessThan(200);
   });
