@@ -10,7 +10,7 @@ import { memory } from './workloads/memory.ts';
 import { scalingJobs } from './workloads/scaling.ts';
 import { w1InProcess, w1Processes } from './workloads/w1-throughput.ts';
 import { w2Sequential } from './workloads/w2-sequential.ts';
-import { w3Latency } from './workloads/w3-latency.ts';
+import { w3Latency, w3LatencyProcesses } from './workloads/w3-latency.ts';
 import { w4Recovery } from './workloads/w4-recovery.ts';
 import { w5Fold, w5ReadAndFold } from './workloads/w5-replay.ts';
 
@@ -26,7 +26,10 @@ function plan(ctx: BenchContext): BenchJob[] {
       jobs.push({ name: 'W1 postgres+nats processes', run: () => w1Processes(ctx, { engines: 1, workers: 1, section: 'workloads' }) });
   }
   if (selected.has('W2')) for (const kind of stacks) jobs.push({ name: `W2 ${kind}`, run: () => w2Sequential(ctx, kind) });
-  if (selected.has('W3')) for (const kind of stacks) jobs.push({ name: `W3 ${kind}`, run: () => w3Latency(ctx, kind) });
+  if (selected.has('W3')) {
+    for (const kind of stacks) jobs.push({ name: `W3 ${kind}`, run: () => w3Latency(ctx, kind) });
+    if (postgres) jobs.push({ name: 'W3 postgres+nats processes', run: () => w3LatencyProcesses(ctx) });
+  }
   if (selected.has('W4') && postgres) jobs.push({ name: 'W4 postgres+nats', run: () => w4Recovery(ctx) });
   if (selected.has('W5')) {
     jobs.push({ name: 'W5 fold', run: () => w5Fold(ctx) });
