@@ -75,15 +75,10 @@ export class KyselyEventStore implements EventStore {
   async append(requests: readonly AppendRequest[]): Promise<readonly AppendResult[]> {
     if (requests.length === 0) return [];
     const plan = planAppend(requests);
-    const j = plan.jobs;
-    const e = plan.events;
-    const added = plan.addedTimers;
-    const removed = plan.removedTimers;
-    const extending = j.expectedSeq.filter((seq) => seq > 0).length;
-    const creating = j.expectedSeq.length - extending;
+    const { jobs: j, events: e, addedTimers: added, removedTimers: removed } = plan;
     // The statement's text depends only on the batch's shape: compile it once per shape and pass
     // the columns as parameters, in the order the template of #compileAppend uses them.
-    const shape = `${extending > 1}${extending > 0}${creating > 0}${added.jobId.length > 0}${removed.jobId.length > 0}`;
+    const shape = shapeOf(plan);
     const parameters: unknown[] = [
       j.jobId,
       j.expectedSeq,
@@ -101,7 +96,7 @@ export class KyselyEventStore implements EventStore {
     if (added.jobId.length > 0) parameters.push(added.jobId, added.timerId, added.fireAt);
     if (removed.jobId.length > 0) parameters.push(removed.jobId, removed.timerId);
     // Built and compiled once per shape: the builders are not needed again (nor allocated) after.
-    const text = this.#appendTexts.get(shape) ?? this.#compileAppend(shape, plan, parameters.length);
+    const text = this.#appendTexts.get(shape.key) ?? this.#compileAppend(plan, shape, parameters.length);
     const { rows } = await this.#db.executeQuery<{ job_id: string }>(CompiledQuery.raw(text, parameters));
     const won = new Set(rows.map((row) => row.job_id));
     return requests.map(({ jobId }, i) =>
@@ -110,14 +105,10 @@ export class KyselyEventStore implements EventStore {
   }
 
   /** The append statement for a batch of `plan`'s shape (see {@link append}), compiled and cached. */
-  #compileAppend(shape: string, plan: AppendPlan, parameterCount: number): string {
+  #compileAppend(plan: AppendPlan, shape: BatchShape, parameterCount: number): string {
     const { jobEvents, jobs, timers } = this.#tables;
-    const j = plan.jobs;
-    const e = plan.events;
-    const added = plan.addedTimers;
-    const removed = plan.removedTimers;
-    const extending = j.expectedSeq.filter((seq) => seq > 0).length;
-    const creating = j.expectedSeq.length - extending;
+    const { jobs: j, events: e, addedTimers: added, removedTimers: removed } = plan;
+    const { extending, creating } = shape;
     const parts: RawBuilder<unknown>[] = [
       sql`v as (
         select * from unnest(${j.jobId}::text[], ${j.expectedSeq}::int4[], ${j.workflow}::text[], ${j.version}::text[],
@@ -187,7 +178,7 @@ export class KyselyEventStore implements EventStore {
     const compiled = sql`with ${sql.join(parts, sql`, `)} select job_id from won`.compile(this.#db);
     if (compiled.parameters.length !== parameterCount)
       throw new Error(`append statement takes ${compiled.parameters.length} parameters, not ${parameterCount}`);
-    this.#appendTexts.set(shape, compiled.sql);
+    this.#appendTexts.set(shape.key, compiled.sql);
     return compiled.sql;
   }
 
@@ -383,3 +374,17 @@ function compare(a: string, b: string): number {
 /** The columns of a {@link JobRow}, times as epoch milliseconds. */
 const JOB_ROW_COLUMNS = sql`job_id, workflow, version, status, epoch, last_seq, ${epochMs(sql.ref('started_at'))} as started_at,
   ${epochMs(sql.ref('updated_at'))} as updated_at, ${epochMs(sql.ref('finished_at'))} as finished_at`;
+
+/** What the append statement of a batch depends on: how many jobs it extends and creates, and whether it adds or removes timers. */
+interface BatchShape {
+  readonly key: string;
+  readonly extending: number;
+  readonly creating: number;
+}
+
+function shapeOf(plan: AppendPlan): BatchShape {
+  const extending = plan.jobs.expectedSeq.filter((seq) => seq > 0).length;
+  const creating = plan.jobs.expectedSeq.length - extending;
+  const key = `${extending > 1}${extending > 0}${creating > 0}${plan.addedTimers.jobId.length > 0}${plan.removedTimers.jobId.length > 0}`;
+  return { key, extending, creating };
+}
