@@ -44,14 +44,13 @@ export async function runDev(options: DevOptions): Promise<void> {
       for (const listener of listeners) listener(change);
     },
   });
-  // Short ack wait: in one process a crashed worker's task should come back quickly.
+  // The worker's default ack wait (600 ms): a crashed worker's task comes back within about a second.
   const newWorker = () =>
     new Worker({
       transport,
       workflows: module.workflows,
       breakers: module.breakers,
       logger,
-      ackWaitMs: 2000,
       shutdownGraceMs: 0,
       name: `dev-worker-${Date.now().toString(36)}`,
     });
