@@ -14,7 +14,6 @@ import {
   REAL_TIMERS,
   type ReleaseJob,
   type Reply,
-  type StartJob,
   type Subjects,
   subjectsFor,
   toFailure,
@@ -32,6 +31,7 @@ import { HISTORY_PAGE_BYTES, HISTORY_PAGE_EVENTS, historyPage } from './history-
 import { JobCache } from './job-cache.ts';
 import { expectRunning, isHeld, needsWake } from './job-conditions.ts';
 import { JobControl } from './job-control.ts';
+import { JobStarts } from './job-starts.ts';
 import { JobWriter, summarize, type Written } from './job-writer.ts';
 import { Refusal } from './refusal.ts';
 import { SnapshotTaker } from './snapshot-taker.ts';
@@ -66,6 +66,7 @@ export class Engine {
   readonly #registry: WorkflowRegistry;
   readonly #breakers: BreakerBoard;
   readonly #control: JobControl;
+  readonly #starts: JobStarts;
   readonly #appends: WorkerAppends;
   #breakerRefresh: NodeJS.Timeout | undefined;
   readonly #subscriptions: Subscription[] = [];
@@ -114,6 +115,16 @@ export class Engine {
       afterWrite,
     });
     this.#control = new JobControl({ writer: this.#writer, clock: this.#clock, ids: this.#ids, afterWrite });
+    this.#starts = new JobStarts({
+      writer: this.#writer,
+      dispatcher: this.#dispatcher,
+      registry: this.#registry,
+      control: this.#control,
+      clock: this.#clock,
+      ids: this.#ids,
+      logger: this.#logger,
+      afterWrite,
+    });
     this.#appends = new WorkerAppends({
       writer: this.#writer,
       store: this.#store,
@@ -163,7 +174,7 @@ export class Engine {
   async execute(command: EngineCommand): Promise<unknown> {
     switch (command.type) {
       case 'StartJob':
-        return this.#startJob(command);
+        return this.#starts.start(command);
       case 'AppendEvents':
         return this.#appends.append(command);
       case 'ReadHistory': {
@@ -233,84 +244,6 @@ export class Engine {
       reply = { ok: false, error: { name: failure.name, message: failure.message } };
     }
     return encode(reply);
-  }
-
-  async #startJob(command: StartJob): Promise<unknown> {
-    const jobId = command.jobId ?? this.#ids();
-    const known = this.#registry.known();
-    // The first task of a job whose id no other job can have goes out while its start commits:
-    // its worker's first append then waits on the job's lock for the commit instead of the
-    // publish waiting for it (about a third of a millisecond off start → result). Should the
-    // commit fail, the task names a job that does not exist, and workers drop it. (For an id that
-    // may exist, a task sent before the engine knows would carry a start that never happened.)
-    const fresh = command.jobId === undefined || command.freshId === true;
-    let publishing: Promise<void> | undefined;
-    const beforeCommit = ({ before, after, events }: Written) => {
-      if (!fresh || before.status !== 'new') return;
-      const history = events.map((event, i) => ({ seq: i + 1, recordedAt: after.updatedAt, event }));
-      publishing = this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId, epoch: after.epoch, history });
-      publishing.catch(() => {}); // awaited below; not unhandled meanwhile
-    };
-    const written = await this.#writer
-      .write(
-        jobId,
-        (state) => {
-          if (state.status !== 'new') {
-            if (state.workflow !== command.workflow) {
-              throw new Refusal(
-                'JobIdConflictError',
-                `job ${jobId} exists and runs workflow "${state.workflow}", not "${command.workflow}"`,
-              );
-            }
-            if (command.onExisting === 'reject') throw new Refusal('JobExistsError', `job ${jobId} exists already (${state.status})`);
-            const rerun = command.onExisting === 'new-run-if-failed' && (state.status === 'failed' || state.status === 'cancelled');
-            if (!rerun) return [];
-          }
-          if (known && !known.has(command.workflow)) {
-            throw new Refusal(
-              'UnknownWorkflowError',
-              `no running worker has workflow "${command.workflow}" (known: ${[...known].sort().join(', ') || 'none'})`,
-            );
-          }
-          return [
-            {
-              type: 'JobStarted',
-              workflow: command.workflow,
-              version: command.version ?? '',
-              input: command.input,
-              epoch: state.epoch + 1,
-              startedAt: this.#clock(),
-              ...(command.parent ? { parent: command.parent } : {}),
-              ...(command.timeoutMs === undefined ? {} : { deadline: this.#clock() + command.timeoutMs }),
-            },
-          ];
-        },
-        { assumeNew: true, beforeCommit },
-      )
-      .catch(async (error: unknown) => {
-        await publishing?.catch(() => {});
-        throw error;
-      });
-    const created = written.events.length > 0;
-    this.#afterWrite(written);
-    if (created) {
-      this.#logger.debug({ jobId, workflow: command.workflow }, 'job started');
-      const { before, after } = written;
-      if (publishing) await publishing;
-      else {
-        const history = written.events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt: after.updatedAt, event }));
-        // A new run of an old job: the worker reads its whole log.
-        await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId, epoch: after.epoch, ...(before.status === 'new' ? { history } : {}) });
-      }
-    } else if (isFinished(written.after) && written.after.parent) {
-      // A child that finished before its parent heard (an engine stopped in between): tell it now.
-      await this.#control.notifyParent(written.after);
-    } else if (written.after.status === 'running' && written.after.lastSeq === 1) {
-      // Started before, but its first task may never have gone out (the publish failed after the
-      // commit): send it again; if it did go out, the queue drops this one as a duplicate.
-      await this.#dispatcher.dispatch({ type: 'AdvanceJob', jobId, epoch: written.after.epoch });
-    }
-    return { jobId, created, job: summarize(written.after) };
   }
 
   /**
