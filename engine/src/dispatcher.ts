@@ -24,6 +24,11 @@ export interface DispatcherOptions {
 /** A task carries the job's history only below this size; larger inputs are read by the worker. */
 const INLINE_HISTORY_BYTES = 16 * 1024;
 
+/** Whether `task` goes out with its history (small enough), so its worker reads nothing first. */
+export function carriesHistory(task: AdvanceJob): boolean {
+  return task.history !== undefined && encode(task).byteLength <= INLINE_HISTORY_BYTES;
+}
+
 /** Sends `AdvanceJob` tasks to workers, and sweeps for running jobs left without one. */
 export class Dispatcher {
   readonly #o: DispatcherOptions;

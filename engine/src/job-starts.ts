@@ -1,6 +1,6 @@
-import { type IdFactory, isFinished, type StartJob } from '@ratchet/protocol';
+import { type AdvanceJob, type IdFactory, isFinished, type StartJob } from '@ratchet/protocol';
 import type { Logger } from 'pino';
-import type { Dispatcher } from './dispatcher.ts';
+import { carriesHistory, type Dispatcher } from './dispatcher.ts';
 import type { JobControl } from './job-control.ts';
 import { type JobWriter, summarize, type Written } from './job-writer.ts';
 import { Refusal } from './refusal.ts';
@@ -43,7 +43,11 @@ export class JobStarts {
     const beforeCommit = ({ before, after, events }: Written) => {
       if (!fresh || before.status !== 'new') return;
       const history = events.map((event, i) => ({ seq: i + 1, recordedAt: after.updatedAt, event }));
-      publishing = this.#o.dispatcher.dispatch({ type: 'AdvanceJob', jobId, epoch: after.epoch, history });
+      const task: AdvanceJob = { type: 'AdvanceJob', jobId, epoch: after.epoch, history };
+      // Only with its history inline: a worker that had to read the job first could ask another
+      // engine, which may not see the start yet (appends look again; reads do not).
+      if (!carriesHistory(task)) return;
+      publishing = this.#o.dispatcher.dispatch(task);
       publishing.catch(() => {}); // awaited below; not unhandled meanwhile
     };
     const written = await this.#o.writer

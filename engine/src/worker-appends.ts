@@ -39,8 +39,8 @@ export class WorkerAppends {
    * hands them to the worker.
    */
   async append(command: AppendEvents): Promise<unknown> {
-    if (command.events.at(-1)?.type === 'JobContinued') return this.#continueJob(command);
-    const written = await this.#writeSeen(command);
+    if (command.events.at(-1)?.type === 'JobContinued') return lookingAgain(command, () => this.#continueJob(command));
+    const written = await lookingAgain(command, () => this.#o.writer.write(command.jobId, (state) => this.#checkAppend(state, command)));
     this.#o.afterWrite(written);
     const near = Math.floor(this.#o.historyLimit * 0.8);
     if (written.before.lastSeq < near && written.after.lastSeq >= near) void this.#warnHistory(command.jobId);
@@ -49,24 +49,6 @@ export class WorkerAppends {
     // Appended past inbox events the worker had not seen: hand them over.
     const inbox = (await this.#o.store.read(command.jobId, command.expectedSeq)).filter((e) => e.seq <= written.before.lastSeq);
     return { lastSeq, inbox };
-  }
-
-  /**
-   * Writes the append. A worker that extends seq > 0 of a job this engine cannot find has seen
-   * its start: the engine that started it publishes the first task while the start commits, so
-   * on another engine the append can arrive a moment before the start is visible. Look again a
-   * few times (about 150 ms in all) before saying the job does not exist.
-   */
-  async #writeSeen(command: AppendEvents): Promise<Written> {
-    for (let wait = 10; ; wait *= 2) {
-      try {
-        return await this.#o.writer.write(command.jobId, (state) => this.#checkAppend(state, command));
-      } catch (error) {
-        const unseen = error instanceof Refusal && error.name === 'JobNotFoundError' && command.expectedSeq > 0;
-        if (!unseen || wait > 80) throw error;
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
-    }
   }
 
   /** What a worker may append: checked against the job's state; refusals say why. */
@@ -129,6 +111,24 @@ export class WorkerAppends {
       this.#o.logger.warn({ jobId, limit: this.#o.historyLimit }, 'job nears its history limit');
     } catch (error) {
       this.#o.logger.warn({ err: error, jobId }, 'could not record the history warning');
+    }
+  }
+}
+
+/**
+ * Runs a worker's append. A worker that extends seq > 0 of a job this engine cannot find has
+ * seen its start: the engine that started it publishes the first task while the start commits,
+ * so on another engine the append can arrive a moment before the start is visible. Look again a
+ * few times (about 150 ms in all) before saying the job does not exist.
+ */
+async function lookingAgain<T>(command: AppendEvents, write: () => Promise<T>): Promise<T> {
+  for (let wait = 10; ; wait *= 2) {
+    try {
+      return await write();
+    } catch (error) {
+      const unseen = error instanceof Refusal && error.name === 'JobNotFoundError' && command.expectedSeq > 0;
+      if (!unseen || wait > 80) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 }
