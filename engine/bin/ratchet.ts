@@ -4,18 +4,12 @@
 // each other against the arrows.
 //
 // Each command imports what it needs when it runs (`await import`): loading every package costs
-// a few hundred ms, which a quick command such as `ratchet history` should not pay.
-import { enableCompileCache } from 'node:module';
+// a few hundred ms, which a quick command such as `ratchet history` should not pay. Run it through
+// bin/ratchet.mjs, which turns on Node's compile cache before this file loads.
 import { parseArgs } from 'node:util';
 import type { Duration } from '@ratchet/protocol';
 import { DEFAULT_NATS_URL } from './cli/defaults.ts';
 import type { EngineConnection } from './cli/engine-connection.ts';
-
-// Compiled code (and stripped TypeScript) of the modules a command loads is kept on disk between
-// runs (in the OS temp directory, or NODE_COMPILE_CACHE): a command starts in half the time. The
-// entry, bin/ratchet.mjs, has turned it on already (so that this file is cached too); this covers
-// running this file directly.
-enableCompileCache();
 
 const USAGE = `usage: ratchet <command> [options]
 

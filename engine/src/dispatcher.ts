@@ -24,11 +24,6 @@ export interface DispatcherOptions {
 /** A task carries the job's history only below this size; larger inputs are read by the worker. */
 const INLINE_HISTORY_BYTES = 16 * 1024;
 
-/** Whether `task` goes out with its history (small enough), so its worker reads nothing first. */
-export function carriesHistory(task: AdvanceJob): boolean {
-  return task.history !== undefined && encode(task).byteLength <= INLINE_HISTORY_BYTES;
-}
-
 /** Sends `AdvanceJob` tasks to workers, and sweeps for running jobs left without one. */
 export class Dispatcher {
   readonly #o: DispatcherOptions;
@@ -52,12 +47,25 @@ export class Dispatcher {
   }
 
   /** Publishes a task, trying again a few times: the message id makes a repeat harmless. */
-  async dispatch(task: AdvanceJob): Promise<void> {
-    let payload = encode(task);
+  dispatch(task: AdvanceJob): Promise<void> {
+    const payload = encode(task);
     if (task.history && payload.byteLength > INLINE_HISTORY_BYTES) {
       const { history: _omitted, ...bare } = task;
-      payload = encode(bare);
+      return this.#publish(task, encode(bare));
     }
+    return this.#publish(task, payload);
+  }
+
+  /**
+   * Publishes `task` only if it goes out with its history (small enough), so that its worker
+   * reads nothing before its first append; otherwise publishes nothing and returns undefined.
+   */
+  dispatchWithHistory(task: AdvanceJob): Promise<void> | undefined {
+    const payload = encode(task);
+    return task.history && payload.byteLength <= INLINE_HISTORY_BYTES ? this.#publish(task, payload) : undefined;
+  }
+
+  async #publish(task: AdvanceJob, payload: Uint8Array): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#o.transport.publishTask(this.#o.queue, payload, taskMessageId(task));

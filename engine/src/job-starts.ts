@@ -1,6 +1,6 @@
 import { type AdvanceJob, type IdFactory, isFinished, type StartJob } from '@ratchet/protocol';
 import type { Logger } from 'pino';
-import { carriesHistory, type Dispatcher } from './dispatcher.ts';
+import type { Dispatcher } from './dispatcher.ts';
 import type { JobControl } from './job-control.ts';
 import { type JobWriter, summarize, type Written } from './job-writer.ts';
 import { Refusal } from './refusal.ts';
@@ -46,9 +46,8 @@ export class JobStarts {
       const task: AdvanceJob = { type: 'AdvanceJob', jobId, epoch: after.epoch, history };
       // Only with its history inline: a worker that had to read the job first could ask another
       // engine, which may not see the start yet (appends look again; reads do not).
-      if (!carriesHistory(task)) return;
-      publishing = this.#o.dispatcher.dispatch(task);
-      publishing.catch(() => {}); // awaited below; not unhandled meanwhile
+      publishing = this.#o.dispatcher.dispatchWithHistory(task);
+      publishing?.catch(() => {}); // awaited below; not unhandled meanwhile
     };
     const written = await this.#o.writer
       .write(

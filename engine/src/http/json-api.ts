@@ -51,6 +51,18 @@ export function jsonApiRoutes(options: JsonApiOptions): Router {
   const run = <T>(command: unknown): Promise<T> => engine.execute(parseCommand(command)) as Promise<T>;
   const describe = (jobId: string) => run<JobState>({ type: 'DescribeJob', jobId });
   const withDuration = (row: JobRow | JobSummary) => ({ ...row, durationMs: (row.finishedAt ?? clock()) - row.startedAt });
+  /** `cancel` asks the workflow to stop (it may compensate); `terminate` ends the job now. */
+  const cancel = async ({ params, body }: RouteRequest, terminate: boolean) => {
+    const action = terminate ? 'terminate' : 'cancel';
+    const { reason } = objectBody(await body(), action);
+    const job = await run<JobSummary>({
+      type: 'CancelJob',
+      jobId: checkedJobId(params),
+      reason: reasonOf(reason, terminate ? 'terminated' : 'cancelled'),
+      terminate,
+    });
+    return { job: withDuration(job) };
+  };
 
   return new Router()
     .add('GET', '/api/jobs', async ({ query }) => {
@@ -120,26 +132,8 @@ export function jsonApiRoutes(options: JsonApiOptions): Router {
         throw new HttpError(400, 'BadBody', 'signal needs {"name": "<signal name>", "payload": …}');
       return run({ type: 'SignalJob', jobId: checkedJobId(params), name, payload: payload ?? null });
     })
-    .add('POST', '/api/jobs/:jobId/cancel', async ({ params, body }) => {
-      const { reason } = objectBody(await body(), 'cancel');
-      const job = await run<JobSummary>({
-        type: 'CancelJob',
-        jobId: checkedJobId(params),
-        reason: reasonOf(reason, 'cancelled'),
-        terminate: false,
-      });
-      return { job: withDuration(job) };
-    })
-    .add('POST', '/api/jobs/:jobId/terminate', async ({ params, body }) => {
-      const { reason } = objectBody(await body(), 'terminate');
-      const job = await run<JobSummary>({
-        type: 'CancelJob',
-        jobId: checkedJobId(params),
-        reason: reasonOf(reason, 'terminated'),
-        terminate: true,
-      });
-      return { job: withDuration(job) };
-    })
+    .add('POST', '/api/jobs/:jobId/cancel', (request) => cancel(request, false))
+    .add('POST', '/api/jobs/:jobId/terminate', (request) => cancel(request, true))
     .add('POST', '/api/jobs/:jobId/fork', async ({ params, body }) => {
       const { from, setOutputs, jobId, version } = objectBody(await body(), 'fork');
       if (typeof from !== 'string' || from === '')
