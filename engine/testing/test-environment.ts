@@ -9,7 +9,7 @@ import { Activity } from './activity.ts';
 import { FaultPlan } from './fault-plan.ts';
 import type { Fault, InjectedFault } from './faults.ts';
 import { migratedStore } from './migrated-store.ts';
-import { TrackedStore } from './tracked-store.ts';
+import { trackedStore } from './tracked-store.ts';
 import { TrackedTransport } from './tracked-transport.ts';
 import { VirtualClock } from './virtual-clock.ts';
 
@@ -75,7 +75,7 @@ export class TestEnvironment {
     this.#activity = new Activity();
     this.#clock = new VirtualClock({ start, onSet: () => this.#activity.poke() });
     this.#transport = new MemoryTransport();
-    this.store = new TrackedStore({ store, activity: this.#activity });
+    this.store = trackedStore(store, this.#activity);
     this.#plan = new FaultPlan({
       clock: this.#clock.now,
       crash: () => this.crashWorker(),
