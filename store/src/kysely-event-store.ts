@@ -193,13 +193,13 @@ export class KyselyEventStore implements EventStore {
 
   /**
    * One statement: the job's snapshot (of the current fold format) and the events after it.
-   * The snapshot row comes first, marked by seq 0 in `kind` order.
+   * The snapshot row comes first (`kind` 0), the events after it (`kind` 1).
    */
   async readLatest(jobId: string): Promise<LatestRead> {
     const { jobEvents, snapshots } = this.#tables;
     const { rows } = await sql<{ kind: number; seq: number; data: Uint8Array; recorded_at: number }>`
       with snap as (select seq, state from ${snapshots} where job_id = ${jobId} and format = ${JOB_STATE_FORMAT}::int4)
-      select 0 as kind, seq, state as data, 0::int8 as recorded_at from snap
+      select 0 as kind, seq, state as data, 0::float8 as recorded_at from snap
       union all
       select 1 as kind, seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${jobEvents}
       where job_id = ${jobId} and seq > coalesce((select seq from snap), 0)
@@ -208,7 +208,7 @@ export class KyselyEventStore implements EventStore {
     const snapshot = first?.kind === 0 ? (decode(first.data) as JobState) : undefined;
     const events = (snapshot ? rows.slice(1) : rows).map((row) => ({
       seq: row.seq,
-      recordedAt: Number(row.recorded_at),
+      recordedAt: row.recorded_at,
       event: decode(row.data) as JobEvent,
     }));
     return snapshot ? { snapshot, events } : { events };
