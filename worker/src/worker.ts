@@ -215,16 +215,41 @@ export class Worker {
     }
     const current = this.#running.get(task.jobId);
     if (current) {
-      // The same job is already advancing here. A newer epoch waits its turn; a redelivery of the
-      // task this worker holds (a heartbeat came late) is left alone, since acknowledging it would
-      // end the task this run still needs; a duplicate first delivery is dropped.
-      // A wake (a signal or cancellation for a job parked meanwhile) also waits its turn.
-      if (task.epoch > current.epoch || task.seq !== undefined) delivery.nak(100);
-      else if (delivery.deliveryCount === 1) delivery.ack();
+      // The same job is already advancing here. A newer epoch (a timer that fired as this run let
+      // go) or a wake (a signal or cancellation for a job parked meanwhile) waits here for the run
+      // to end and is then taken here: handed back, it would return to some worker as a
+      // redelivery, which claims the job and fences off a holder that is only finishing. A
+      // redelivery of the task this worker holds (a heartbeat came late) is left alone, since
+      // acknowledging it would end the task this run still needs; a duplicate first delivery is
+      // dropped.
+      if (task.epoch > current.epoch || task.seq !== undefined) {
+        const stopBeating = this.#heartbeat(delivery);
+        try {
+          await current.done;
+        } finally {
+          stopBeating();
+        }
+        if (!this.#abandoned) await this.#handle(delivery);
+      } else if (delivery.deliveryCount === 1) delivery.ack();
       return;
     }
     let finish!: () => void;
     this.#running.set(task.jobId, { epoch: task.epoch, done: new Promise((resolve) => (finish = resolve)) });
+    const stopBeating = this.#heartbeat(delivery);
+    try {
+      const settle = await this.#advance(task, delivery);
+      if (this.#abandoned) return;
+      if (settle === 'ack') delivery.ack();
+      else if (settle !== 'leave') delivery.nak(settle.retryInMs);
+    } finally {
+      stopBeating();
+      this.#running.delete(task.jobId);
+      finish();
+    }
+  }
+
+  /** Says "still working" on the delivery at a third of the ack wait (not once abandoned); returns the stop. */
+  #heartbeat(delivery: TaskDelivery): () => void {
     const heartbeat = setInterval(
       () => {
         if (this.#abandoned) clearInterval(heartbeat);
@@ -232,16 +257,7 @@ export class Worker {
       },
       Math.max(50, Math.floor(this.#ackWaitMs / 3)),
     );
-    try {
-      const settle = await this.#advance(task, delivery);
-      if (this.#abandoned) return;
-      if (settle === 'ack') delivery.ack();
-      else if (settle !== 'leave') delivery.nak(settle.retryInMs);
-    } finally {
-      clearInterval(heartbeat);
-      this.#running.delete(task.jobId);
-      finish();
-    }
+    return () => clearInterval(heartbeat);
   }
 
   /** Advances one job for one task; says whether the task is done or must come back. */
