@@ -24,15 +24,16 @@ export interface CountingTransport {
 }
 
 /**
- * Wraps a Transport to count engine round trips by command type (decoding each request's `type`,
- * about a microsecond), task deliveries, publishes and subscriptions. A Proxy rather than a class,
- * so that methods the seam gains later pass straight through.
+ * Wraps a Transport to count engine round trips, task deliveries, publishes and subscriptions.
+ * With `byType`, round trips are counted by command type, which decodes every request: a few
+ * microseconds each, enough to show in W2 and W3, which therefore count without it. A Proxy
+ * rather than a class, so that methods the seam gains later pass straight through.
  */
-export function countingTransport(inner: Transport): CountingTransport {
+export function countingTransport(inner: Transport, { byType }: { readonly byType: boolean }): CountingTransport {
   const counts: TransportCounts = { requests: new Map(), requestBytes: 0, replyBytes: 0, deliveries: 0, publishes: 0, subscriptions: 0 };
   const overrides: Partial<Transport> = {
     async request(subject: string, payload: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
-      const type = commandType(payload);
+      const type = byType ? commandType(payload) : 'any';
       counts.requests.set(type, (counts.requests.get(type) ?? 0) + 1);
       counts.requestBytes += payload.byteLength;
       const reply = await inner.request(subject, payload, options);

@@ -44,6 +44,8 @@ export interface InProcessStackOptions {
   readonly worker?: boolean;
   /** @default 100, so one worker can hold all of W1's jobs in flight */
   readonly concurrency?: number;
+  /** Count engine round trips by command type (decodes every request; see countingTransport). @default false */
+  readonly countByType?: boolean;
 }
 
 /**
@@ -107,7 +109,7 @@ export async function startInProcessStack(
     serving.unshift(() => engine.stop());
     let workerTransport: CountingTransport | undefined;
     if (options.worker ?? true) {
-      workerTransport = countingTransport(workerInner);
+      workerTransport = countingTransport(workerInner, { byType: options.countByType ?? false });
       const worker = new Worker({
         transport: workerTransport.transport,
         prefix,
@@ -119,7 +121,7 @@ export async function startInProcessStack(
       await worker.start();
       serving.unshift(() => worker.stop());
     }
-    const clientTransport = countingTransport(clientInner);
+    const clientTransport = countingTransport(clientInner, { byType: options.countByType ?? false });
     return {
       kind,
       label: `${kind}, in-process`,

@@ -76,7 +76,7 @@ export async function startProcessStack(ctx: BenchContext, options: ProcessStack
     for (const worker of await Promise.all(Array.from({ length: options.workers }, addWorker))) workers.push(worker);
     const nats = await NatsTransport.connect({ servers: ctx.natsUrl, name: `bench-client-${prefix}` });
     undo.push(() => nats.close());
-    const clientTransport = countingTransport(nats);
+    const clientTransport = countingTransport(nats, { byType: true });
     return {
       label: `postgres+nats, processes: ${options.engines} engine${options.engines > 1 ? 's' : ''}, ${options.workers} worker${options.workers > 1 ? 's' : ''}`,
       prefix,

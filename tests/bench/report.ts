@@ -3,8 +3,11 @@ import { dirname } from 'node:path';
 import type { Machine } from './machine.ts';
 import { summarize } from './stats.ts';
 
-/** Where a row is printed: DESIGN.md's workloads, the cost of a W1 step, the scaling curve, the memory check. */
-export type Section = 'workloads' | 'costs' | 'scaling' | 'memory';
+/**
+ * Where a row is printed: what the machine itself costs, DESIGN.md's workloads, the cost of a W1
+ * step, the scaling curve, the memory check.
+ */
+export type Section = 'floor' | 'workloads' | 'costs' | 'scaling' | 'memory';
 
 /** A performance target of DESIGN.md. */
 export interface Target {
@@ -49,6 +52,7 @@ export function resultRow(fields: Omit<ResultRow, 'median' | 'min' | 'max' | 'me
 }
 
 const SECTION_TITLES: Record<Section, string> = {
+  floor: 'Machine floor (what a commit and a NATS round trip cost here; W2 and W3 cannot beat their floors)',
   workloads: 'Workloads (DESIGN.md "Performance targets")',
   costs: 'Cost of a step (W1)',
   scaling: 'Scaling curve (W1)',

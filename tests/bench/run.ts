@@ -6,6 +6,7 @@ import { type BenchContext, type BenchJob, progress } from './context.ts';
 import { describeMachine } from './machine.ts';
 import { parseOptions, USAGE } from './options.ts';
 import { type Failure, type ResultRow, renderTables, writeResults } from './report.ts';
+import { machineFloor } from './workloads/floor.ts';
 import { memory } from './workloads/memory.ts';
 import { scalingJobs } from './workloads/scaling.ts';
 import { w1InProcess, w1Processes } from './workloads/w1-throughput.ts';
@@ -20,6 +21,8 @@ function plan(ctx: BenchContext): BenchJob[] {
   const { selected, stacks } = ctx.options;
   const jobs: BenchJob[] = [];
   const postgres = stacks.includes('postgres+nats');
+  // Always first: the yardstick the latency workloads are read against.
+  if (postgres) jobs.push({ name: 'machine floor', run: () => machineFloor(ctx) });
   if (selected.has('W1')) {
     for (const kind of stacks) jobs.push({ name: `W1 ${kind} in-process`, run: () => w1InProcess(ctx, kind) });
     if (postgres)

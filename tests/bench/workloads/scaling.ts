@@ -31,7 +31,7 @@ export function scalingJobs(ctx: BenchContext): BenchJob[] {
 }
 
 async function tenfold(ctx: BenchContext): Promise<ResultRow[]> {
-  const stack = await startInProcessStack('postgres+nats', ctx, { concurrency: W1_CONCURRENCY });
+  const stack = await startInProcessStack('postgres+nats', ctx, { concurrency: W1_CONCURRENCY, countByType: true });
   try {
     const label = `${stack.label}, ${TENFOLD.jobs} jobs`;
     const runs = await measure(

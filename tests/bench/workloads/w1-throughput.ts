@@ -30,7 +30,7 @@ export function inProcessProbes(stack: InProcessStack): CostProbes {
 
 /** W1 with engine, worker and client in this process; its step costs too. */
 export async function w1InProcess(ctx: BenchContext, kind: StackKind): Promise<ResultRow[]> {
-  const stack = await startInProcessStack(kind, ctx, { concurrency: W1_CONCURRENCY });
+  const stack = await startInProcessStack(kind, ctx, { concurrency: W1_CONCURRENCY, countByType: true });
   try {
     const runs = await measure(
       stack.label,
@@ -43,7 +43,13 @@ export async function w1InProcess(ctx: BenchContext, kind: StackKind): Promise<R
     await stack.stopServing();
     const database = stack.database ? await databaseTotals(ctx, stack.database.name, runs) : undefined;
     return [
-      throughputRow(`W1/${kind}/in-process`, stack.label, runs, { worker: { concurrency: W1_CONCURRENCY } }, stack.logs.problems()),
+      throughputRow(
+        `W1/${kind}/in-process`,
+        stack.label,
+        runs,
+        { worker: { concurrency: W1_CONCURRENCY, countByType: true } },
+        stack.logs.problems(),
+      ),
       ...costRows(runs, { idPrefix: `costs/${kind}/in-process`, workload: WORKLOAD, setup: stack.label, section: 'costs' }, database),
     ];
   } finally {
@@ -69,7 +75,7 @@ export async function w1Processes(
     const database = await databaseTotals(ctx, stack.database.name, runs);
     const scaling = shape.section === 'scaling';
     const id = `postgres+nats/processes-${shape.engines}e${shape.workers}w`;
-    const details = { engines: shape.engines, workers: shape.workers, worker: { concurrency: W1_CONCURRENCY } };
+    const details = { engines: shape.engines, workers: shape.workers, worker: { concurrency: W1_CONCURRENCY, countByType: true } };
     const throughput = throughputRow(`${scaling ? 'scaling' : 'W1'}/${id}`, stack.label, runs, details, stack.logs.problems());
     const costs = costRows(
       runs,
