@@ -356,10 +356,14 @@ export class JobRun {
   #finish(outcome: RunOutcome): void {
     if (this.#done) return;
     this.#done = true;
-    this.#stepAbort.abort();
+    // With a reason of its own, abort() would build a DOMException (with its stack) for every run.
+    this.#stepAbort.abort(RUN_ENDED);
     this.#settle(outcome);
   }
 }
+
+/** Why the run's steps are aborted when it ends; nothing shows it to user code (attempts get their own). */
+const RUN_ENDED = new Error('the job run has ended');
 
 function describeEntry(entry: JournalEntry): DurableCall {
   switch (entry.kind) {
