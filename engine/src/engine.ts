@@ -70,6 +70,8 @@ export class Engine {
   readonly #appends: WorkerAppends;
   #breakerRefresh: NodeJS.Timeout | undefined;
   readonly #subscriptions: Subscription[] = [];
+  /** Commands being carried out for the transport: `stop()` lets them finish before the store closes. */
+  readonly #serving = new Set<Promise<unknown>>();
   readonly #observer: ((change: JobChange) => void) | undefined;
 
   constructor(options: EngineOptions) {
@@ -142,7 +144,7 @@ export class Engine {
     await this.#store.migrate();
     await this.#transport.ensureTaskQueue(this.#queue);
     this.#subscriptions.push(
-      this.#transport.serve(this.#subjects.commands, (payload) => this.handleCommand(payload)),
+      this.#transport.serve(this.#subjects.commands, (payload) => this.#serve(payload)),
       this.#transport.subscribe(this.#subjects.announcements, (payload) => this.#onAnnounce(payload)),
     );
     // Workers that started first announced themselves to nobody: ask them again.
@@ -158,16 +160,29 @@ export class Engine {
     this.#logger.info({ prefix: this.#subjects.prefix }, 'engine started');
   }
 
-  /** Stops serving and waits for in-flight commits. The store and transport stay open (they are the caller's). */
+  /**
+   * Stops serving, and waits for the commands it was carrying out and for in-flight commits. The
+   * store and transport stay open (they are the caller's).
+   */
   async stop(): Promise<void> {
     clearInterval(this.#breakerRefresh);
     this.#dispatcher.stop();
     for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe();
+    // A command still reading or writing when the caller closes the store would fail, or hold
+    // the close up (a postgres.js client ends only once its reserved connections are idle).
+    while (this.#serving.size > 0) await Promise.allSettled([...this.#serving]);
     await this.#timers.stop();
     await this.#commit.idle();
     // The caller closes the store next: a write still under way would hold its close up.
     await this.#snapshots.drain();
     this.#logger.info('engine stopped');
+  }
+
+  #serve(payload: Uint8Array): Promise<Uint8Array> {
+    const reply = this.handleCommand(payload);
+    this.#serving.add(reply);
+    void reply.finally(() => this.#serving.delete(reply)).catch(() => {});
+    return reply;
   }
 
   /** Carries out one command and returns the value of its reply; refusals throw. */

@@ -13,7 +13,11 @@ import type { Database } from './database.ts';
 import type { AppendRequest, AppendResult, DueTimer, EventStore, JobRow, LatestRead } from './event-store.ts';
 import { type JobListQuery, jobIdPrefixProblem, listJobsStatement, PREFIX_SORT_LIMIT, prefixProbeStatement } from './list-jobs.ts';
 import { migrateSchema } from './migrate-schema.ts';
+import { OperationGate } from './operation-gate.ts';
 import { type AppendPlan, planAppend } from './plan-append.ts';
+
+/** How long `close()` lets operations still running finish before failing them. */
+const CLOSE_GRACE_MS = 5000;
 
 /** What {@link KyselyEventStore} runs on; the Postgres and PGlite stores supply it. */
 export interface KyselyEventStoreOptions {
@@ -41,6 +45,8 @@ export class KyselyEventStore implements EventStore {
     readonly snapshots: RawBuilder<unknown>;
   };
   #closed: Promise<void> | undefined;
+  /** Every operation runs through it, so that close() can wait for them. */
+  readonly #gate = new OperationGate();
   /** Compiled append statements by batch shape. */
   readonly #appendTexts = new Map<string, string>();
 
@@ -56,8 +62,10 @@ export class KyselyEventStore implements EventStore {
     };
   }
 
-  async migrate(): Promise<void> {
-    await migrateSchema(this.#db as Kysely<unknown>, this.#schema);
+  migrate(): Promise<void> {
+    return this.#gate.run(async () => {
+      await migrateSchema(this.#db as Kysely<unknown>, this.#schema);
+    });
   }
 
   /**
@@ -72,36 +80,38 @@ export class KyselyEventStore implements EventStore {
    * them, timers) are left out of the statement: each shape is its own prepared statement, and
    * the common one — steps of running jobs — stays lean.
    */
-  async append(requests: readonly AppendRequest[]): Promise<readonly AppendResult[]> {
-    if (requests.length === 0) return [];
-    const plan = planAppend(requests);
-    const { jobs: j, events: e, addedTimers: added, removedTimers: removed } = plan;
-    // The statement's text depends only on the batch's shape: compile it once per shape and pass
-    // the columns as parameters, in the order the template of #compileAppend uses them.
-    const shape = shapeOf(plan);
-    const parameters: unknown[] = [
-      j.jobId,
-      j.expectedSeq,
-      j.workflow,
-      j.version,
-      j.status,
-      j.epoch,
-      j.lastSeq,
-      j.startedAt,
-      j.updatedAt,
-      j.finishedAt,
-      j.requires,
-    ];
-    parameters.push(e.jobId, e.seq, e.type, e.data, e.recordedAt);
-    if (added.jobId.length > 0) parameters.push(added.jobId, added.timerId, added.fireAt);
-    if (removed.jobId.length > 0) parameters.push(removed.jobId, removed.timerId);
-    // Built and compiled once per shape: the builders are not needed again (nor allocated) after.
-    const text = this.#appendTexts.get(shape.key) ?? this.#compileAppend(plan, shape, parameters.length);
-    const { rows } = await this.#db.executeQuery<{ job_id: string }>(CompiledQuery.raw(text, parameters));
-    const won = new Set(rows.map((row) => row.job_id));
-    return requests.map(({ jobId }, i) =>
-      plan.joined[i] && won.has(jobId) ? { jobId, ok: true as const } : { jobId, ok: false as const, reason: 'conflict' as const },
-    );
+  append(requests: readonly AppendRequest[]): Promise<readonly AppendResult[]> {
+    return this.#gate.run(async () => {
+      if (requests.length === 0) return [];
+      const plan = planAppend(requests);
+      const { jobs: j, events: e, addedTimers: added, removedTimers: removed } = plan;
+      // The statement's text depends only on the batch's shape: compile it once per shape and pass
+      // the columns as parameters, in the order the template of #compileAppend uses them.
+      const shape = shapeOf(plan);
+      const parameters: unknown[] = [
+        j.jobId,
+        j.expectedSeq,
+        j.workflow,
+        j.version,
+        j.status,
+        j.epoch,
+        j.lastSeq,
+        j.startedAt,
+        j.updatedAt,
+        j.finishedAt,
+        j.requires,
+      ];
+      parameters.push(e.jobId, e.seq, e.type, e.data, e.recordedAt);
+      if (added.jobId.length > 0) parameters.push(added.jobId, added.timerId, added.fireAt);
+      if (removed.jobId.length > 0) parameters.push(removed.jobId, removed.timerId);
+      // Built and compiled once per shape: the builders are not needed again (nor allocated) after.
+      const text = this.#appendTexts.get(shape.key) ?? this.#compileAppend(plan, shape, parameters.length);
+      const { rows } = await this.#db.executeQuery<{ job_id: string }>(CompiledQuery.raw(text, parameters));
+      const won = new Set(rows.map((row) => row.job_id));
+      return requests.map(({ jobId }, i) =>
+        plan.joined[i] && won.has(jobId) ? { jobId, ok: true as const } : { jobId, ok: false as const, reason: 'conflict' as const },
+      );
+    });
   }
 
   /** The append statement for a batch of `plan`'s shape (see {@link append}), compiled and cached. */
@@ -182,68 +192,78 @@ export class KyselyEventStore implements EventStore {
     return compiled.sql;
   }
 
-  async read(jobId: string, afterSeq = 0, limit?: number): Promise<readonly RecordedEvent[]> {
-    // Seqs are dense: a page is a range of seqs, which the primary key serves without a sort.
-    const until = limit === undefined ? sql`` : sql` and seq <= ${afterSeq + limit}::int4`;
-    const { rows } = await sql<{ seq: number; data: Uint8Array; recorded_at: number }>`
-      select seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${this.#tables.jobEvents}
-      where job_id = ${jobId} and seq > ${afterSeq}::int4${until} order by seq`.execute(this.#db);
-    return rows.map((row) => ({ seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as JobEvent }));
+  read(jobId: string, afterSeq = 0, limit?: number): Promise<readonly RecordedEvent[]> {
+    return this.#gate.run(async () => {
+      // Seqs are dense: a page is a range of seqs, which the primary key serves without a sort.
+      const until = limit === undefined ? sql`` : sql` and seq <= ${afterSeq + limit}::int4`;
+      const { rows } = await sql<{ seq: number; data: Uint8Array; recorded_at: number }>`
+        select seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${this.#tables.jobEvents}
+        where job_id = ${jobId} and seq > ${afterSeq}::int4${until} order by seq`.execute(this.#db);
+      return rows.map((row) => ({ seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as JobEvent }));
+    });
   }
 
   /**
    * One statement: the job's snapshot (of the current fold format) and the events after it.
    * The snapshot row comes first (`kind` 0), the events after it (`kind` 1).
    */
-  async readLatest(jobId: string): Promise<LatestRead> {
-    const { jobEvents, snapshots } = this.#tables;
-    const { rows } = await sql<{ kind: number; seq: number; data: Uint8Array; recorded_at: number }>`
-      with snap as (select seq, state from ${snapshots} where job_id = ${jobId} and format = ${JOB_STATE_FORMAT}::int4)
-      select 0 as kind, seq, state as data, 0::float8 as recorded_at from snap
-      union all
-      select 1 as kind, seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${jobEvents}
-      where job_id = ${jobId} and seq > coalesce((select seq from snap), 0)
-      order by kind, seq`.execute(this.#db);
-    const first = rows[0];
-    const snapshot = first?.kind === 0 ? (decode(first.data) as JobState) : undefined;
-    const events = (snapshot ? rows.slice(1) : rows).map((row) => ({
-      seq: row.seq,
-      recordedAt: row.recorded_at,
-      event: decode(row.data) as JobEvent,
-    }));
-    return snapshot ? { snapshot, events } : { events };
+  readLatest(jobId: string): Promise<LatestRead> {
+    return this.#gate.run(async () => {
+      const { jobEvents, snapshots } = this.#tables;
+      const { rows } = await sql<{ kind: number; seq: number; data: Uint8Array; recorded_at: number }>`
+        with snap as (select seq, state from ${snapshots} where job_id = ${jobId} and format = ${JOB_STATE_FORMAT}::int4)
+        select 0 as kind, seq, state as data, 0::float8 as recorded_at from snap
+        union all
+        select 1 as kind, seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${jobEvents}
+        where job_id = ${jobId} and seq > coalesce((select seq from snap), 0)
+        order by kind, seq`.execute(this.#db);
+      const first = rows[0];
+      const snapshot = first?.kind === 0 ? (decode(first.data) as JobState) : undefined;
+      const events = (snapshot ? rows.slice(1) : rows).map((row) => ({
+        seq: row.seq,
+        recordedAt: row.recorded_at,
+        event: decode(row.data) as JobEvent,
+      }));
+      return snapshot ? { snapshot, events } : { events };
+    });
   }
 
-  async writeSnapshot(state: JobState): Promise<void> {
-    // Snapshots may land out of order; only a later one replaces what is there.
-    await sql`
-      insert into ${this.#tables.snapshots} as s (job_id, seq, format, state)
-      values (${state.jobId}, ${state.lastSeq}::int4, ${JOB_STATE_FORMAT}::int4, ${encode(state)})
-      on conflict (job_id) do update set seq = excluded.seq, format = excluded.format, state = excluded.state
-      where s.seq < excluded.seq or s.format <> excluded.format`.execute(this.#db);
+  writeSnapshot(state: JobState): Promise<void> {
+    return this.#gate.run(async () => {
+      // Snapshots may land out of order; only a later one replaces what is there.
+      await sql`
+        insert into ${this.#tables.snapshots} as s (job_id, seq, format, state)
+        values (${state.jobId}, ${state.lastSeq}::int4, ${JOB_STATE_FORMAT}::int4, ${encode(state)})
+        on conflict (job_id) do update set seq = excluded.seq, format = excluded.format, state = excluded.state
+        where s.seq < excluded.seq or s.format <> excluded.format`.execute(this.#db);
+    });
   }
 
-  async getJob(jobId: string): Promise<JobRow | undefined> {
-    const { rows } = await sql<JobRowColumns>`
-      select ${JOB_ROW_COLUMNS} from ${this.#tables.jobs} where job_id = ${jobId}`.execute(this.#db);
-    const row = rows[0];
-    return row === undefined ? undefined : jobRowFrom(row);
+  getJob(jobId: string): Promise<JobRow | undefined> {
+    return this.#gate.run(async () => {
+      const { rows } = await sql<JobRowColumns>`
+        select ${JOB_ROW_COLUMNS} from ${this.#tables.jobs} where job_id = ${jobId}`.execute(this.#db);
+      const row = rows[0];
+      return row === undefined ? undefined : jobRowFrom(row);
+    });
   }
 
-  async listJobs(query: JobListQuery): Promise<readonly JobRow[]> {
-    const problem = query.jobIdPrefix === undefined ? undefined : jobIdPrefixProblem(query.jobIdPrefix);
-    if (problem !== undefined) throw new TypeError(problem);
-    if (!Number.isInteger(query.limit) || query.limit < 1) throw new TypeError(`limit must be a positive integer, got ${query.limit}`);
-    const { jobs } = this.#tables;
-    let plan: 'prefix-index' | 'start-order' = 'prefix-index';
-    if (query.jobIdPrefix !== undefined) {
-      // A second statement, but only for a search: a generic plan cannot tell a prefix every job
-      // shares from one that names a single job, so the store asks first.
-      const probe = await prefixProbeStatement(jobs, query.jobIdPrefix).execute(this.#db);
-      if ((probe.rows[0]?.matches ?? 0) > PREFIX_SORT_LIMIT) plan = 'start-order';
-    }
-    const { rows } = await listJobsStatement(jobs, query, JOB_ROW_COLUMNS, plan).execute(this.#db);
-    return (rows as JobRowColumns[]).map(jobRowFrom);
+  listJobs(query: JobListQuery): Promise<readonly JobRow[]> {
+    return this.#gate.run(async () => {
+      const problem = query.jobIdPrefix === undefined ? undefined : jobIdPrefixProblem(query.jobIdPrefix);
+      if (problem !== undefined) throw new TypeError(problem);
+      if (!Number.isInteger(query.limit) || query.limit < 1) throw new TypeError(`limit must be a positive integer, got ${query.limit}`);
+      const { jobs } = this.#tables;
+      let plan: 'prefix-index' | 'start-order' = 'prefix-index';
+      if (query.jobIdPrefix !== undefined) {
+        // A second statement, but only for a search: a generic plan cannot tell a prefix every job
+        // shares from one that names a single job, so the store asks first.
+        const probe = await prefixProbeStatement(jobs, query.jobIdPrefix).execute(this.#db);
+        if ((probe.rows[0]?.matches ?? 0) > PREFIX_SORT_LIMIT) plan = 'start-order';
+      }
+      const { rows } = await listJobsStatement(jobs, query, JOB_ROW_COLUMNS, plan).execute(this.#db);
+      return (rows as JobRowColumns[]).map(jobRowFrom);
+    });
   }
 
   /**
@@ -251,23 +271,25 @@ export class KyselyEventStore implements EventStore {
    * rows, and one that read a row before another's claim committed re-checks `claimed_until` on
    * the new row version and drops it. Timers come back in `fireAt` order.
    */
-  async claimDueTimers(now: number, limit: number, leaseMs: number): Promise<readonly DueTimer[]> {
-    const { timers } = this.#tables;
-    const { rows } = await sql<{ job_id: string; timer_id: string; fire_at: number }>`
-      update ${timers} as t set claimed_until = to_timestamp((${now}::float8 + ${leaseMs}::float8) / 1000)
-      from (
-        select job_id, timer_id from ${timers}
-        where fire_at <= to_timestamp(${now}::float8 / 1000)
-          and (claimed_until is null or claimed_until <= to_timestamp(${now}::float8 / 1000))
-        order by fire_at
-        limit ${limit}::int4
-        for update skip locked
-      ) as due
-      where t.job_id = due.job_id and t.timer_id = due.timer_id
-      returning t.job_id, t.timer_id, ${epochMs(sql.ref('t.fire_at'))} as fire_at`.execute(this.#db);
-    return rows
-      .map((row) => ({ jobId: row.job_id, timerId: row.timer_id, fireAt: row.fire_at }))
-      .sort((a, b) => a.fireAt - b.fireAt || compare(a.jobId, b.jobId) || compare(a.timerId, b.timerId));
+  claimDueTimers(now: number, limit: number, leaseMs: number): Promise<readonly DueTimer[]> {
+    return this.#gate.run(async () => {
+      const { timers } = this.#tables;
+      const { rows } = await sql<{ job_id: string; timer_id: string; fire_at: number }>`
+        update ${timers} as t set claimed_until = to_timestamp((${now}::float8 + ${leaseMs}::float8) / 1000)
+        from (
+          select job_id, timer_id from ${timers}
+          where fire_at <= to_timestamp(${now}::float8 / 1000)
+            and (claimed_until is null or claimed_until <= to_timestamp(${now}::float8 / 1000))
+          order by fire_at
+          limit ${limit}::int4
+          for update skip locked
+        ) as due
+        where t.job_id = due.job_id and t.timer_id = due.timer_id
+        returning t.job_id, t.timer_id, ${epochMs(sql.ref('t.fire_at'))} as fire_at`.execute(this.#db);
+      return rows
+        .map((row) => ({ jobId: row.job_id, timerId: row.timer_id, fireAt: row.fire_at }))
+        .sort((a, b) => a.fireAt - b.fireAt || compare(a.jobId, b.jobId) || compare(a.timerId, b.timerId));
+    });
   }
 
   /**
@@ -275,63 +297,71 @@ export class KyselyEventStore implements EventStore {
    * timers and, for claimed ones, the end of their lease. A timer loop sleeping until then never
    * spins on a timer another engine holds.
    */
-  async nextTimerAt(): Promise<number | undefined> {
-    const { timers } = this.#tables;
-    const { rows } = await sql<{ at: number | null }>`
-      select ${epochMs(sql`least(
-        (select min(fire_at) from ${timers} where claimed_until is null),
-        (select min(claimed_until) from ${timers} where claimed_until is not null))`)} as at`.execute(this.#db);
-    return rows[0]?.at ?? undefined;
+  nextTimerAt(): Promise<number | undefined> {
+    return this.#gate.run(async () => {
+      const { timers } = this.#tables;
+      const { rows } = await sql<{ at: number | null }>`
+        select ${epochMs(sql`least(
+          (select min(fire_at) from ${timers} where claimed_until is null),
+          (select min(claimed_until) from ${timers} where claimed_until is not null))`)} as at`.execute(this.#db);
+      return rows[0]?.at ?? undefined;
+    });
   }
 
-  async listJobIds(options: {
-    status: JobRow['status'];
-    workflow?: string;
-    afterJobId?: string;
-    limit: number;
-  }): Promise<readonly string[]> {
-    const { jobs } = this.#tables;
-    const { rows } = await sql<{ job_id: string }>`
-      select job_id from ${jobs}
-      where status = ${options.status}
-        and (${options.workflow ?? null}::text is null or workflow = ${options.workflow ?? null}::text)
-        and job_id > ${options.afterJobId ?? ''}
-      order by job_id
-      limit ${options.limit}::int4`.execute(this.#db);
-    return rows.map((row) => row.job_id);
+  listJobIds(options: { status: JobRow['status']; workflow?: string; afterJobId?: string; limit: number }): Promise<readonly string[]> {
+    return this.#gate.run(async () => {
+      const { jobs } = this.#tables;
+      const { rows } = await sql<{ job_id: string }>`
+        select job_id from ${jobs}
+        where status = ${options.status}
+          and (${options.workflow ?? null}::text is null or workflow = ${options.workflow ?? null}::text)
+          and job_id > ${options.afterJobId ?? ''}
+        order by job_id
+        limit ${options.limit}::int4`.execute(this.#db);
+      return rows.map((row) => row.job_id);
+    });
   }
 
-  async listRunnableJobs(limit: number): Promise<readonly { jobId: string; epoch: number }[]> {
-    const { jobs, timers } = this.#tables;
-    const { rows } = await sql<{ job_id: string; epoch: number }>`
-      select j.job_id, j.epoch from ${jobs} as j
-      where j.status = 'running' and not exists (select 1 from ${timers} as t where t.job_id = j.job_id)
-      order by j.started_at, j.job_id
-      limit ${limit}::int4`.execute(this.#db);
-    return rows.map((row) => ({ jobId: row.job_id, epoch: row.epoch }));
+  listRunnableJobs(limit: number): Promise<readonly { jobId: string; epoch: number }[]> {
+    return this.#gate.run(async () => {
+      const { jobs, timers } = this.#tables;
+      const { rows } = await sql<{ job_id: string; epoch: number }>`
+        select j.job_id, j.epoch from ${jobs} as j
+        where j.status = 'running' and not exists (select 1 from ${timers} as t where t.job_id = j.job_id)
+        order by j.started_at, j.job_id
+        limit ${limit}::int4`.execute(this.#db);
+      return rows.map((row) => ({ jobId: row.job_id, epoch: row.epoch }));
+    });
   }
 
-  async appendBreakerEvents(name: string, events: readonly BreakerEvent[], recordedAt: number): Promise<void> {
-    if (events.length === 0) return;
-    const table = sql.id(this.#schema, 'breaker_events');
-    const data = events.map((event) => Buffer.from(encode(event)).toString('hex'));
-    // One statement: the next seqs after the stream's last (the primary key refuses a race).
-    await sql`
-      insert into ${table} (name, seq, data, recorded_at)
-      select ${name}, coalesce((select max(seq) from ${table} where name = ${name}), 0) + d.n, decode(d.data, 'hex'), to_timestamp(${recordedAt}::float8 / 1000)
-      from unnest(${data}::text[]) with ordinality as d(data, n)`.execute(this.#db);
+  appendBreakerEvents(name: string, events: readonly BreakerEvent[], recordedAt: number): Promise<void> {
+    return this.#gate.run(async () => {
+      if (events.length === 0) return;
+      const table = sql.id(this.#schema, 'breaker_events');
+      const data = events.map((event) => Buffer.from(encode(event)).toString('hex'));
+      // One statement: the next seqs after the stream's last (the primary key refuses a race).
+      await sql`
+        insert into ${table} (name, seq, data, recorded_at)
+        select ${name}, coalesce((select max(seq) from ${table} where name = ${name}), 0) + d.n, decode(d.data, 'hex'), to_timestamp(${recordedAt}::float8 / 1000)
+        from unnest(${data}::text[]) with ordinality as d(data, n)`.execute(this.#db);
+    });
   }
 
-  async readBreakerEvents(): Promise<readonly { name: string; seq: number; recordedAt: number; event: BreakerEvent }[]> {
-    const table = sql.id(this.#schema, 'breaker_events');
-    const { rows } = await sql<{ name: string; seq: number; data: Uint8Array; recorded_at: number }>`
-      select name, seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${table} order by name, seq`.execute(this.#db);
-    return rows.map((row) => ({ name: row.name, seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as BreakerEvent }));
+  readBreakerEvents(): Promise<readonly { name: string; seq: number; recordedAt: number; event: BreakerEvent }[]> {
+    return this.#gate.run(async () => {
+      const table = sql.id(this.#schema, 'breaker_events');
+      const { rows } = await sql<{ name: string; seq: number; data: Uint8Array; recorded_at: number }>`
+        select name, seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${table} order by name, seq`.execute(this.#db);
+      return rows.map((row) => ({ name: row.name, seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as BreakerEvent }));
+    });
   }
 
-  /** Releases the connection or database; later calls wait for the first. */
+  /**
+   * Refuses new operations, lets running ones finish (for up to {@link CLOSE_GRACE_MS}), then
+   * releases the connection or database; later calls wait for the first.
+   */
   close(): Promise<void> {
-    this.#closed ??= this.#release();
+    this.#closed ??= this.#gate.close(CLOSE_GRACE_MS, this.#release);
     return this.#closed;
   }
 }

@@ -37,6 +37,9 @@ export interface PostgresEventStoreOptions {
  * await store.close();
  * ```
  */
+/** How long ending the client may take once the store's own operations are over, in seconds. */
+const END_TIMEOUT_S = 2;
+
 export class PostgresEventStore extends KyselyEventStore {
   constructor(options: PostgresEventStoreOptions) {
     const schema = resolveSchema(options.schema);
@@ -56,7 +59,10 @@ export class PostgresEventStore extends KyselyEventStore {
       owned = true;
     }
     const db = new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
-    // Destroying kysely ends the client, which is only ours to end when we made it.
-    super({ db, schema, release: async () => (owned ? db.destroy() : undefined) });
+    const ours = client;
+    // The client is only ours to end when we made it. The store's close() has let its queries
+    // finish first (see OperationGate); the timeout bounds the end should one still hold a
+    // connection, which kysely's destroy() would wait for without end.
+    super({ db, schema, release: async () => (owned ? ours.end({ timeout: END_TIMEOUT_S }) : undefined) });
   }
 }
