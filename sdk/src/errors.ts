@@ -35,10 +35,12 @@ export class NondeterminismError extends Error {
   readonly position: number;
   readonly expected: DurableCall;
   readonly actual: DurableCall;
-  constructor(position: number, expected: DurableCall, actual: DurableCall) {
+  /** `options.cause`: what the workflow threw, when it ended where the log goes on. */
+  constructor(position: number, expected: DurableCall, actual: DurableCall, options?: ErrorOptions) {
     super(
-      `nondeterminism at position ${position}: the log recorded ${describe(expected)} but the code called ${describe(actual)}. ` +
+      `nondeterminism at position ${position}: the log recorded ${describe(expected)} but the code ${describeActual(actual)}. ` +
         'Workflow code must make the same durable calls in the same order for a running job; branch with a version instead.',
+      options,
     );
     this.position = position;
     this.expected = expected;
@@ -47,7 +49,16 @@ export class NondeterminismError extends Error {
 }
 
 function describe(call: DurableCall): string {
+  if (call.kind === 'return') return 'the workflow returning';
+  if (call.kind === 'throw') return `the workflow throwing ${call.name ?? 'an error'}`;
   return call.name === undefined ? `${call.kind}()` : `${call.kind}("${call.name}")`;
+}
+
+/** What the code did: a call it made, or how its workflow function ended. */
+function describeActual(call: DurableCall): string {
+  if (call.kind === 'return') return 'returned';
+  if (call.kind === 'throw') return `threw ${call.name ?? 'an error'}`;
+  return `called ${describe(call)}`;
 }
 
 /**

@@ -50,4 +50,50 @@ describe('replaying a recorded history against code', () => {
       location: expect.stringContaining('replay.test.ts'),
     });
   });
+
+  it('calls code that throws or returns before the recorded calls are made a divergence, naming what it threw and where', async () => {
+    const job = await stack.client.start(original, { amount: 9 });
+    await job.result({ timeout: '10s' });
+    const events = await stack.store.read(job.jobId);
+    const broken = defineWorkflow('refund', async (ctx, input: { amount: number }) => {
+      await ctx.step('lookup', () => 'order-1');
+      const config = undefined as unknown as { limit: number };
+      if (input.amount > config.limit) return 'too much';
+      return 'unreachable';
+    });
+    expect(await replayHistory(broken, events)).toMatchObject({
+      deterministic: false,
+      position: 1,
+      expected: { kind: 'step', name: 'refund' },
+      actual: { kind: 'throw', name: expect.stringMatching(/^TypeError: Cannot read properties of undefined/) },
+      message: expect.stringContaining('but the code threw TypeError'),
+      location: expect.stringContaining('replay.test.ts'),
+    });
+    const early = defineWorkflow('refund', async (ctx) => ctx.step('lookup', () => 'order-1'));
+    expect(await replayHistory(early, events)).toMatchObject({
+      deterministic: false,
+      position: 1,
+      expected: { kind: 'step', name: 'refund' },
+      actual: { kind: 'return' },
+      message: expect.stringContaining('but the code returned'),
+    });
+  });
+
+  it('calls an ending opposite to the recorded one a divergence', async () => {
+    const job = await stack.client.start(original, { amount: 3 });
+    await job.result({ timeout: '10s' });
+    const events = await stack.store.read(job.jobId);
+    const failsAtEnd = defineWorkflow('refund', async (ctx, input: { amount: number }) => {
+      await ctx.step('lookup', () => 'order-1');
+      await ctx.step('refund', () => input.amount);
+      await ctx.step('notify', () => 'sent');
+      throw new Error('refunds are closed');
+    });
+    expect(await replayHistory(failsAtEnd, events)).toMatchObject({
+      deterministic: false,
+      position: 3,
+      expected: { kind: 'return' },
+      actual: { kind: 'throw', name: 'Error: refunds are closed' },
+    });
+  });
 });

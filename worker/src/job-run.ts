@@ -152,6 +152,8 @@ export class JobRun {
 
   async #execute(): Promise<void> {
     let ending: JobEvent;
+    /** What the workflow function threw, if it did not return. */
+    let thrown: { readonly error: unknown } | undefined;
     try {
       const output = await this.#o.workflow.run(this.#context(), this.#o.state.input);
       if (this.#nondeterminism) throw this.#nondeterminism;
@@ -159,6 +161,7 @@ export class JobRun {
       ending = { type: 'JobCompleted', output, completedAt: this.#o.clock() };
     } catch (error) {
       if (this.#done || this.#nondeterminism) return;
+      thrown = { error };
       const cancelled = error instanceof Error && error.name === 'CancelledError' && this.#inbox.cancel?.deliveredAt !== undefined;
       ending = cancelled
         ? { type: 'JobCancelled', reason: this.#inbox.cancel?.reason ?? 'cancelled', terminated: false, cancelledAt: this.#o.clock() }
@@ -167,7 +170,7 @@ export class JobRun {
     // A nondeterminism has already recorded the job's failure.
     if (this.#done || this.#nondeterminism) return;
     if (this.#o.replayOnly) {
-      this.#finish({ kind: 'replayed', position: this.#position });
+      this.#finish(this.#replayEnding(thrown));
       return;
     }
     this.#appends.push(ending);
@@ -177,6 +180,26 @@ export class JobRun {
     } catch {
       // The append queue has aborted the run with the cause.
     }
+  }
+
+  /**
+   * Replay only: the workflow function has ended. It diverged if the log recorded more calls
+   * than it made (it threw or returned early), or recorded the opposite ending: a completion
+   * where it threw, a failure where it returned.
+   */
+  #replayEnding(thrown: { readonly error: unknown } | undefined): RunOutcome {
+    const { journal, status, failure } = this.#o.state;
+    const actual: DurableCall = thrown ? { kind: 'throw', name: errorLabel(thrown.error) } : { kind: 'return' };
+    const next = journal[this.#position];
+    let expected: DurableCall | undefined;
+    if (next !== undefined) expected = describeEntry(next);
+    else if (status === 'completed' && thrown) expected = { kind: 'return' };
+    else if (status === 'failed' && !thrown)
+      expected = { kind: 'throw', name: failure ? `${failure.name}: ${failure.message}` : 'an error' };
+    if (expected === undefined) return { kind: 'replayed', position: this.#position };
+    // The cause carries the stack of the throw: where in the workflow's code it ended.
+    const error = new NondeterminismError(this.#position, expected, actual, thrown ? { cause: thrown.error } : undefined);
+    return { kind: 'diverged', error };
   }
 
   #context(): WorkflowContext {
@@ -360,6 +383,12 @@ export class JobRun {
     this.#stepAbort.abort(RUN_ENDED);
     this.#settle(outcome);
   }
+}
+
+/** "TypeError: x is not a function", for a throw in a divergence report. */
+function errorLabel(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 200);
+  return `a thrown ${error === null ? 'null' : typeof error}`;
 }
 
 /** Why the run's steps are aborted when it ends; nothing shows it to user code (attempts get their own). */

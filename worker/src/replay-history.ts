@@ -55,7 +55,8 @@ export async function replayHistory(
       return { deterministic: true, replayed: outcome.position };
     case 'diverged': {
       const { error } = outcome;
-      const location = callSite(error.stack);
+      // A workflow that threw where the log goes on: where it threw, not where that was noticed.
+      const location = callSite(error.cause instanceof Error ? error.cause.stack : error.stack);
       return {
         deterministic: false,
         position: error.position,
