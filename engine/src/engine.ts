@@ -6,6 +6,7 @@ import {
   decode,
   type EngineCommand,
   encode,
+  encodeOkReply,
   type IdFactory,
   INBOX_EVENTS,
   isFinished,
@@ -70,6 +71,8 @@ export class Engine {
   readonly #appends: WorkerAppends;
   #breakerRefresh: NodeJS.Timeout | undefined;
   readonly #subscriptions: Subscription[] = [];
+  /** Reply values already encoded while they were made (measured history pages), by value. */
+  readonly #encoded = new WeakMap<object, Uint8Array>();
   /** Commands being carried out for the transport: `stop()` lets them finish before the store closes. */
   readonly #serving = new Set<Promise<unknown>>();
   readonly #observer: ((change: JobChange) => void) | undefined;
@@ -201,7 +204,9 @@ export class Engine {
         }
         const { state, events, complete } = await this.#writer.history(command.jobId, command.afterSeq, HISTORY_PAGE_EVENTS);
         if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${command.jobId}`);
-        return historyPage(summarize(state), events, complete);
+        const { reply, bytes } = historyPage(summarize(state), events, complete);
+        if (bytes) this.#encoded.set(reply, bytes);
+        return reply;
       }
       case 'GetJob':
         return summarize(await this.#existing(command.jobId));
@@ -252,7 +257,10 @@ export class Engine {
           `command of ${payload.byteLength} bytes exceeds the limit of ${this.#maxPayloadBytes} bytes`,
         );
       }
-      reply = { ok: true, value: await this.execute(parseCommand(decode(payload))) };
+      const value = await this.execute(parseCommand(decode(payload)));
+      const bytes = typeof value === 'object' && value !== null ? this.#encoded.get(value) : undefined;
+      if (bytes) return encodeOkReply(bytes);
+      reply = { ok: true, value };
     } catch (error) {
       const failure = toFailure(error);
       if (!(error instanceof Refusal)) this.#logger.warn({ err: error }, 'command refused');

@@ -8,17 +8,23 @@ export const HISTORY_PAGE_EVENTS = 2500;
 
 /**
  * As many of `events` as fit one reply (at least one), saying whether more follow: when some
- * were cut off here, or `readAll` is false (the log holds more than was read).
+ * were cut off here, or `readAll` is false (the log holds more than was read). With `bytes`, the
+ * reply's encoding when it was measured, so that it is not encoded again to be sent.
  */
-export function historyPage(job: JobSummary, events: readonly RecordedEvent[], readAll = true): ReadHistoryReply {
-  let page = events;
+export function historyPage(
+  job: JobSummary,
+  events: readonly RecordedEvent[],
+  readAll = true,
+): { readonly reply: ReadHistoryReply; readonly bytes?: Uint8Array } {
+  const reply = (page: readonly RecordedEvent[]): ReadHistoryReply =>
+    page.length === events.length && readAll ? { job, events } : { job, events: page, more: true };
   // Events are small in the common case; only long histories pay for measuring. A page too
   // large is cut in proportion to its size (with a margin), then measured again.
-  if (events.length > 64) {
-    for (let bytes = encode({ job, events: page }).byteLength; page.length > 1 && bytes > HISTORY_PAGE_BYTES; ) {
-      page = page.slice(0, Math.max(1, Math.floor((page.length * HISTORY_PAGE_BYTES * 0.9) / bytes)));
-      bytes = encode({ job, events: page }).byteLength;
-    }
+  if (events.length <= 64) return { reply: reply(events) };
+  let page = reply(events);
+  for (let bytes = encode(page); ; ) {
+    if (page.events.length <= 1 || bytes.byteLength <= HISTORY_PAGE_BYTES) return { reply: page, bytes };
+    page = reply(page.events.slice(0, Math.max(1, Math.floor((page.events.length * HISTORY_PAGE_BYTES * 0.9) / bytes.byteLength))));
+    bytes = encode(page);
   }
-  return page.length === events.length && readAll ? { job, events } : { job, events: page, more: true };
 }

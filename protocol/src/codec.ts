@@ -14,6 +14,20 @@ export function encode(value: unknown): Uint8Array {
   return packr.pack(value);
 }
 
+/** The bytes of `{ ok: true, value: … }` up to the value (the encoding of a null value, without it). */
+const OK_REPLY_HEAD = packr.pack({ ok: true, value: null }).subarray(0, -1);
+
+/**
+ * The reply envelope `{ ok: true, value }` around a value already encoded: what `encode` would
+ * give, without encoding a large value (a history page, measured as it was cut) a second time.
+ */
+export function encodeOkReply(valueBytes: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(OK_REPLY_HEAD.byteLength + valueBytes.byteLength);
+  bytes.set(OK_REPLY_HEAD);
+  bytes.set(valueBytes, OK_REPLY_HEAD.byteLength);
+  return bytes;
+}
+
 /** Decodes MessagePack bytes; malformed input raises a {@link CodecError} naming the problem. */
 export function decode(bytes: Uint8Array): unknown {
   try {

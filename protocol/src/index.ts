@@ -9,7 +9,7 @@ export {
   closedBreaker,
   recordOutcome,
 } from './breaker-state.ts';
-export { assertEncodable, assertStorable, CodecError, decode, encode } from './codec.ts';
+export { assertEncodable, assertStorable, CodecError, decode, encode, encodeOkReply } from './codec.ts';
 export type {
   AcquireBreaker,
   AppendEvents,

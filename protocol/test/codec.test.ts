@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { assertEncodable, CodecError, decode, encode, parseCommand, resolveRetryPolicy, toMs } from '../src/index.ts';
+import { assertEncodable, CodecError, decode, encode, encodeOkReply, parseCommand, resolveRetryPolicy, toMs } from '../src/index.ts';
 
 describe('the codec', () => {
+  it('wraps a value already encoded in the reply envelope, as encoding the envelope would', () => {
+    const value = { job: { jobId: 'j', lastSeq: 3 }, events: [{ seq: 1, recordedAt: 5, event: { type: 'X', n: 2n } }], more: true };
+    const wrapped = encodeOkReply(encode(value));
+    expect(decode(wrapped)).toEqual({ ok: true, value });
+    expect(Buffer.from(wrapped).equals(Buffer.from(encode({ ok: true, value })))).toBe(true);
+  });
+
   it('round-trips plain data', () => {
     const value = { a: [1, 'two', null, true], d: new Date(5), n: 2n ** 70n };
     expect(decode(encode(value))).toEqual(value);

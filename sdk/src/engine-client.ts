@@ -39,20 +39,46 @@ export class EngineClient {
   }
 }
 
+/** Pages asked for ahead of the one being taken in. */
+const PAGES_AHEAD = 3;
+
 /**
  * Reads a job's events after `afterSeq` through any sender of engine commands, following the
- * engine's pages (a long history comes in several replies).
+ * engine's pages (a long history comes in several replies). The first page tells how long the log
+ * is and how many events a page holds, so the next few pages are asked for before they are
+ * needed: the engine prepares one while this side takes in the last. Each page is still used
+ * only if it starts exactly where the events so far end; one that does not (pages cut short by
+ * their size) is asked for again from there, and no more are asked for ahead.
  */
 export async function readWholeHistory(
   engine: { send(command: { type: 'ReadHistory'; jobId: string; afterSeq: number }): Promise<ReadHistoryReply> },
   jobId: string,
   afterSeq = 0,
 ): Promise<ReadHistoryReply> {
-  const events: RecordedEvent[] = [];
-  for (let from = afterSeq; ; ) {
-    const page = await engine.send({ type: 'ReadHistory', jobId, afterSeq: from });
-    events.push(...page.events);
+  const read = (from: number) => engine.send({ type: 'ReadHistory', jobId, afterSeq: from });
+  let page = await read(afterSeq);
+  const events: RecordedEvent[] = [...page.events];
+  const stride = page.events.length;
+  const ahead = new Map<number, Promise<ReadHistoryReply>>();
+  let next = afterSeq + stride;
+  let planning = true;
+  for (;;) {
     if (!page.more || page.events.length === 0) return { job: page.job, events };
-    from = (page.events.at(-1) as RecordedEvent).seq;
+    const from = (page.events.at(-1) as RecordedEvent).seq;
+    for (; planning && ahead.size < PAGES_AHEAD && next < page.job.lastSeq; next += stride) {
+      const request = read(next);
+      // Awaited below when it lines up; a page left unused must not fail unheard.
+      request.catch(() => {});
+      ahead.set(next, request);
+    }
+    const planned = ahead.get(from);
+    if (planned === undefined) {
+      planning = false;
+      ahead.clear();
+    } else {
+      ahead.delete(from);
+    }
+    page = await (planned ?? read(from));
+    events.push(...page.events);
   }
 }
