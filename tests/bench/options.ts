@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-/** The workloads of DESIGN.md's table, and the sections only a flag adds. */
+/** The workloads with performance targets, and the sections only a flag adds. */
 export const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5'] as const;
 export const EXTRA_SECTIONS = ['scaling', 'memory'] as const;
 export type Selection = (typeof WORKLOADS)[number] | (typeof EXTRA_SECTIONS)[number];

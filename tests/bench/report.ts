@@ -4,12 +4,12 @@ import type { Machine } from './machine.ts';
 import { summarize } from './stats.ts';
 
 /**
- * Where a row is printed: what the machine itself costs, DESIGN.md's workloads, the cost of a W1
+ * Where a row is printed: what the machine itself costs, the workloads with targets, the cost of a W1
  * step, the scaling curve, the memory check.
  */
 export type Section = 'floor' | 'workloads' | 'costs' | 'scaling' | 'memory';
 
-/** A performance target of DESIGN.md. */
+/** A performance target (README, Benchmarks). */
 export interface Target {
   readonly op: '>=' | '<=';
   readonly value: number;
@@ -53,7 +53,7 @@ export function resultRow(fields: Omit<ResultRow, 'median' | 'min' | 'max' | 'me
 
 const SECTION_TITLES: Record<Section, string> = {
   floor: 'Machine floor (what a commit and a NATS round trip cost here; W2 and W3 cannot beat their floors)',
-  workloads: 'Workloads (DESIGN.md "Performance targets")',
+  workloads: 'Workloads (performance targets)',
   costs: 'Cost of a step (W1)',
   scaling: 'Scaling curve (W1)',
   memory: 'Memory',

@@ -1,4 +1,4 @@
-// `npm run bench`: runs DESIGN.md's workloads against real servers (and the embedded default),
+// `npm run bench`: runs the performance workloads W1–W5 against real servers (and the embedded default),
 // prints a table of medians with min–max to stdout and writes it to tests/bench/results/latest.json.
 import { findServers } from '../harness/servers.ts';
 import { Cleanup } from './cleanup.ts';

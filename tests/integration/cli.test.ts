@@ -101,7 +101,7 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     const shout = JSON.parse((await ratchet(['history', 'cli-greet-1', '--json', '--step', 'shout'], env)).stdout) as { type: string }[];
     expect(shout.map((row) => row.type)).toEqual(['StepStarted', 'StepCompleted']);
     const exported = JSON.parse((await ratchet(['export', 'cli-greet-1'], env)).stdout);
-    expect(exported).toMatchObject({ format: 'ratchet-history', version: 1, jobId: 'cli-greet-1' });
+    expect(exported).toMatchObject({ format: 'ratchet-history', version: 2, jobId: 'cli-greet-1' });
     expect(exported.events).toHaveLength(6);
 
     const replayed = await ratchet(['replay', 'cli-greet-1', '--workflows', join(root, 'tests/fixtures/cli-workflows.ts')], env);

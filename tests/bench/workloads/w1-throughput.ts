@@ -8,7 +8,7 @@ import { formatNumber, type ResultRow, resultRow } from '../report.ts';
 import { type CostedRun, type CostProbes, costedRun, costRows, type DatabaseTotals } from './step-costs.ts';
 import { runThroughput, type ThroughputLoad } from './throughput-load.ts';
 
-/** DESIGN.md's W1: 500 jobs × 10 trivial steps, at most 100 in flight. */
+/** W1: 500 jobs × 10 trivial steps, at most 100 in flight. */
 export const W1_LOAD: ThroughputLoad = { jobs: 500, stepsPerJob: 10, inFlight: 100 };
 export const W1_WARM_UP: ThroughputLoad = { jobs: 100, stepsPerJob: 10, inFlight: 100 };
 export const W1_TARGET = { op: '>=', value: 10_000 } as const;
