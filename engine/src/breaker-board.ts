@@ -4,10 +4,13 @@ import {
   type BreakerEvent,
   type BreakerState,
   type BreakerSummary,
+  breakerNameProblem,
   type ControlBreaker,
   closedBreaker,
+  InvalidMessageError,
   type JobEvent,
   type JobState,
+  MAX_TIME_MS,
   type ResolvedBreakerPolicy,
   recordOutcome,
 } from '@ratchet/protocol';
@@ -114,7 +117,20 @@ export class BreakerBoard {
           })`,
         );
       }
-      await this.control(command.name, command.op, command.forMs ?? 60_000);
+      const forMs = command.forMs ?? 60_000;
+      if (command.op === 'trip') {
+        // A trip creates a breaker not seen before, so its name must be one a step could use;
+        // and its end must be a time (an open breaker whose end is not a date breaks every reader).
+        const problem = breakerNameProblem(command.name);
+        if (problem !== undefined) throw new InvalidMessageError(`command ControlBreaker.name: ${problem}`);
+        const latest = MAX_TIME_MS - this.#clock();
+        if (!(forMs <= latest)) {
+          throw new InvalidMessageError(
+            `command ControlBreaker.forMs must be at most ${latest} (open until ${MAX_TIME_MS} ms, year 275760), got ${forMs}`,
+          );
+        }
+      }
+      await this.control(command.name, command.op, forMs);
     }
     return this.list();
   }

@@ -33,6 +33,18 @@ export class InvalidBreakerPolicyError extends Error {
   override readonly name = 'InvalidBreakerPolicyError';
 }
 
+const BREAKER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Why `name` cannot name a breaker, or undefined when it can: 1-128 letters, digits and `._-`,
+ * starting with a letter or digit (`defineBreaker` and an operator's trip hold names to it alike).
+ */
+export function breakerNameProblem(name: unknown): string | undefined {
+  return typeof name === 'string' && BREAKER_NAME.test(name)
+    ? undefined
+    : `breaker name ${JSON.stringify(typeof name === 'string' ? name.slice(0, 60) : name)} must be 1-128 letters, digits, . _ or - starting with a letter or digit`;
+}
+
 /** Validates a breaker policy and applies its defaults. */
 export function resolveBreakerPolicy(name: string, policy: BreakerPolicy): ResolvedBreakerPolicy {
   const fail = (message: string): never => {

@@ -1,5 +1,11 @@
 export { assertNever } from './assert-never.ts';
-export { type BreakerPolicy, InvalidBreakerPolicyError, type ResolvedBreakerPolicy, resolveBreakerPolicy } from './breaker-policy.ts';
+export {
+  type BreakerPolicy,
+  breakerNameProblem,
+  InvalidBreakerPolicyError,
+  type ResolvedBreakerPolicy,
+  resolveBreakerPolicy,
+} from './breaker-policy.ts';
 export {
   type Admission,
   admit,

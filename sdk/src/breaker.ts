@@ -1,4 +1,4 @@
-import { type BreakerPolicy, type ResolvedBreakerPolicy, resolveBreakerPolicy } from '@ratchet/protocol';
+import { type BreakerPolicy, breakerNameProblem, type ResolvedBreakerPolicy, resolveBreakerPolicy } from '@ratchet/protocol';
 
 /** A named circuit breaker shared by every worker and job; steps opt in with `{ breaker }`. */
 export interface Breaker {
@@ -16,8 +16,7 @@ export interface Breaker {
  * await ctx.step('charge', charge, { breaker: payments, onOpen: 'fail' }); // CircuitOpenError while open
  */
 export function defineBreaker(name: string, policy: BreakerPolicy): Breaker {
-  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
-    throw new RangeError(`breaker name ${JSON.stringify(name)} must be 1-128 letters, digits, . _ or -`);
-  }
+  const problem = breakerNameProblem(name);
+  if (problem !== undefined) throw new RangeError(problem);
   return Object.freeze({ name, policy: resolveBreakerPolicy(name, policy) });
 }

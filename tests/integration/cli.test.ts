@@ -372,6 +372,37 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(unknown.stderr).toContain('UnknownBreakerError: no breaker "nope"');
   });
 
+  it('refuses to trip a breaker with a name no step could use or for longer than time goes, and lists a bad date in the log', async () => {
+    const badName = await ratchet(['breaker', 'trip', 'not a name!'], env);
+    expect(badName.code).toBe(1);
+    expect(badName.stderr).toContain(
+      'InvalidMessageError: command ControlBreaker.name: breaker name "not a name!" must be 1-128 letters, digits, . _ or -',
+    );
+    const forever = await ratchet(['breaker', 'trip', 'payments', '--for', '100000000d'], env);
+    expect(forever.code).toBe(1);
+    expect(forever.stderr).toMatch(/InvalidMessageError: command ControlBreaker\.forMs must be at most \d+ .*got 8640000000000000/);
+    // A trip an older engine let through: open until no date at all. The list still prints.
+    const store = new PostgresEventStore({ url: database.url });
+    try {
+      await store.appendBreakerEvents(
+        'legacy-forever',
+        [{ type: 'BreakerOpened', until: 8.7e15, reason: 'tripped by an operator' }],
+        Date.now(),
+      );
+    } finally {
+      await store.close();
+    }
+    let listed = await ratchet(['breaker', 'list'], env);
+    // The engine reads other writers' breaker transitions every second.
+    for (let i = 0; i < 20 && !listed.stdout.includes('legacy-forever'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      listed = await ratchet(['breaker', 'list'], env);
+    }
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/legacy-forever\s+open until 8700000000000000 ms \(not a valid date\)/);
+    expect(listed.stdout).not.toContain('not a name!');
+  });
+
   it('reports bad input with a clear message and a failing exit code', async () => {
     const badJson = await ratchet(['start', 'greet', '--input', '{name'], env);
     expect(badJson.code).toBe(1);
@@ -417,6 +448,9 @@ describe('ratchet dev --main (the main job of npm start)', () => {
     const listed = (await (await fetch(`${ui}api/jobs`)).json()) as { jobs: { workflow: string }[] };
     expect(listed.jobs.map((job) => job.workflow)).toContain('process-order');
     expect(await (await fetch(`${ui}`)).text()).toContain('<title>Ratchet</title>');
+    // The CLI's commands reach this running dev through POST /api/commands.
+    const breakers = await ratchet(['breaker', 'list', '--data-dir', dir], {});
+    expect(breakers, breakers.stderr).toMatchObject({ code: 0 });
     first.kill('SIGINT');
     await new Promise((resolve) => first.once('exit', resolve));
     const jobId = (await readFile(join(dir, 'current-order'), 'utf8')).trim();

@@ -40,6 +40,39 @@ async function call(base: string, method: string, path: string, body?: unknown, 
   return { status: response.status, json: json as Record<string, any>, text, headers: response.headers };
 }
 
+/** A request with headers fetch will not send as given (Host): status, error name and body text. */
+function rawRequest(base: string, method: string, path: string, headers: Record<string, string>, body?: string) {
+  return new Promise<{ status: number; json: { error?: { name: string; message: string } } | undefined }>((resolve, reject) => {
+    httpRequest({ host: '127.0.0.1', port: new URL(base).port, method, path, headers }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      response.on('end', () => {
+        let json: { error?: { name: string; message: string } } | undefined;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: response.statusCode ?? 0, json });
+      });
+    })
+      .on('error', reject)
+      .end(body);
+  });
+}
+
+/** Posts an engine command to /api/commands as MessagePack; the decoded reply. */
+async function command(base: string, value: unknown, contentType = 'application/msgpack') {
+  const response = await fetch(`${base}/api/commands`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body: Buffer.from(encode(value)),
+  });
+  return { status: response.status, reply: response.ok ? decode(new Uint8Array(await response.arrayBuffer())) : await response.json() };
+}
+
 /** Polls `check` until it holds (outside a test, where expect.poll cannot run). */
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -197,6 +230,96 @@ describe.each(STACK_KINDS)('the HTTP JSON API on %s', (kind) => {
     expect((await stack.store.read('api-a-1')).at(-1)?.event.type).toBe('WaitStarted');
   });
 
+  it('refuses what a page on another site could make a browser send: another content type, another Origin, another Host', async () => {
+    // text/plain and forms need no CORS preflight, so any page can send them; JSON cannot be.
+    const asText = await call(base, 'POST', '/api/jobs/api-a-3/terminate', '{"reason":"csrf"}', { 'content-type': 'text/plain' });
+    expect(asText).toMatchObject({ status: 415, json: { error: { name: 'UnsupportedMediaType' } } });
+    expect(asText.json.error.message).toMatch(/application\/json.*"text\/plain"/);
+    const asForm = await call(base, 'POST', '/api/breakers/payments/trip', 'for=10m', {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    expect(asForm).toMatchObject({ status: 415, json: { error: { name: 'UnsupportedMediaType' } } });
+    expect(await call(base, 'POST', '/api/breakers/payments/reset', '', { 'content-type': 'text/plain' })).toMatchObject({ status: 415 });
+    // The same requests as JSON, but from another origin.
+    for (const origin of ['http://evil.example', 'null', `http://127.0.0.1:${Number(new URL(base).port) + 1}`]) {
+      expect(await call(base, 'POST', '/api/jobs/api-a-3/terminate', { reason: 'csrf' }, { origin }), origin).toMatchObject({
+        status: 403,
+        json: { error: { name: 'ForbiddenOrigin', message: expect.stringContaining(origin) } },
+      });
+    }
+    expect(await call(base, 'POST', '/api/breakers/payments/trip', {}, { origin: 'http://evil.example' })).toMatchObject({ status: 403 });
+    expect(await call(base, 'GET', '/api/jobs', undefined, { origin: 'http://evil.example' })).toMatchObject({ status: 403 });
+    // Its own origin (the UI's requests) is served.
+    expect(await call(base, 'GET', '/api/jobs', undefined, { origin: base })).toMatchObject({ status: 200 });
+    // MessagePack commands only as application/msgpack.
+    expect(await command(base, { type: 'CancelJob', jobId: 'api-a-3', reason: 'csrf', terminate: true }, 'text/plain')).toMatchObject({
+      status: 415,
+      reply: { error: { name: 'UnsupportedMediaType', message: expect.stringMatching(/application\/msgpack/) } },
+    });
+    const untyped = await fetch(`${base}/api/commands`, {
+      method: 'POST',
+      body: Buffer.from(encode({ type: 'GetJob', jobId: 'api-a-3' })),
+    });
+    expect(untyped.status).toBe(415);
+    // A loopback server answers only to loopback names (a rebound DNS name reaches it as another Host).
+    for (const host of ['evil.example', `evil.example:${new URL(base).port}`, '127.0.0.1.evil.example', 'localhost.evil.example:80']) {
+      expect(await rawRequest(base, 'GET', '/api/jobs', { host }), host).toMatchObject({
+        status: 403,
+        json: { error: { name: 'ForbiddenHost', message: expect.stringContaining(host) } },
+      });
+    }
+    expect((await rawRequest(base, 'GET', '/', { host: 'evil.example' })).status).toBe(403);
+    for (const host of [
+      'localhost',
+      'localhost:7420',
+      '127.0.0.1',
+      `127.0.0.1:${new URL(base).port}`,
+      '[::1]',
+      '[::1]:80',
+      'LOCALHOST:1',
+    ]) {
+      expect((await rawRequest(base, 'GET', '/api/jobs', { host })).status, host).toBe(200);
+    }
+    expect(
+      (await rawRequest(base, 'POST', '/api/breakers/payments/trip', { host: 'evil.example', 'content-type': 'application/json' }, '{}'))
+        .status,
+    ).toBe(403);
+    // None of it wrote anything: api-a-3 still waits, and there is no breaker "payments".
+    expect((await stack.store.read('api-a-3')).at(-1)?.event.type).toBe('WaitStarted');
+    expect((await get('/api/breakers')).json.breakers).not.toContainEqual(expect.objectContaining({ name: 'payments' }));
+  });
+
+  it('refuses seqs and cursors out of range with a 400 that names the parameter and its range', async () => {
+    expect(await get('/api/jobs/api-b-1/events?after=3000000000')).toMatchObject({
+      status: 400,
+      json: { error: { name: 'BadQuery', message: 'after must be an integer from 0 to 2147483647, got "3000000000"' } },
+    });
+    expect(await get('/api/jobs/api-b-1/state?at=3000000000')).toMatchObject({
+      status: 400,
+      json: { error: { name: 'BadQuery', message: 'at must be an integer from 1 to 2147483647, got "3000000000"' } },
+    });
+    // The last seqs there can be: an empty page, not an overflow.
+    expect(await get('/api/jobs/api-b-1/events?after=2147483647&limit=1')).toMatchObject({
+      status: 200,
+      json: { lastSeq: 4, more: false, events: [] },
+    });
+    expect(await get('/api/jobs/api-b-1/events?after=2147483000&limit=5000')).toMatchObject({ status: 200, json: { events: [] } });
+    const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    for (const time of [1e300, -1, 8.64e15 + 1]) {
+      expect(await get(`/api/jobs?after=${cursor([time, 'api-b-1'])}`), String(time)).toMatchObject({
+        status: 400,
+        json: { error: { name: 'BadCursor', message: expect.stringContaining('outside 0..8640000000000000 ms') } },
+      });
+    }
+    expect(await get(`/api/jobs?after=${cursor([Date.now(), 'x\u0000y'])}`)).toMatchObject({
+      status: 400,
+      json: { error: { name: 'BadCursor', message: expect.stringContaining('jobId') } },
+    });
+    // The extremes of the range are pages like any other.
+    expect(await get(`/api/jobs?after=${cursor([8.64e15, 'zzz'])}`)).toMatchObject({ status: 200 });
+    expect(await get(`/api/jobs?after=${cursor([0, 'a'])}`)).toMatchObject({ status: 200, json: { jobs: [] } });
+  });
+
   it('signals a job, cancels one and terminates one, and refuses actions on a finished job', async () => {
     const signalled = await post('/api/jobs/api-a-1/signal', { name: 'go', payload: { ok: true } });
     expect(signalled).toMatchObject({ status: 200, json: { signalId: expect.any(String) } });
@@ -251,6 +374,41 @@ describe.each(STACK_KINDS)('the HTTP JSON API on %s', (kind) => {
     expect(await post('/api/breakers/nothing/reset')).toMatchObject({ status: 404, json: { error: { name: 'UnknownBreakerError' } } });
   });
 
+  it('trips a breaker no step has used yet (creating it), but not one with a name a step could not use or for longer than time goes', async () => {
+    const fresh = await post('/api/breakers/never-used.1/trip', { for: '1m' });
+    expect(fresh.status).toBe(200);
+    expect(fresh.json.breakers).toContainEqual(expect.objectContaining({ name: 'never-used.1', status: 'open' }));
+    expect((await post('/api/breakers/never-used.1/reset')).status).toBe(200);
+
+    for (const name of ['not a name!', '-dash-first', 'x'.repeat(129), 'naïve']) {
+      expect(await post(`/api/breakers/${encodeURIComponent(name)}/trip`, { for: '1m' }), name).toMatchObject({
+        status: 400,
+        json: { error: { name: 'BadPath', message: expect.stringMatching(/^breaker name .* must be 1-128 letters, digits, \. _ or -/) } },
+      });
+    }
+    for (const duration of ['100000000d', 8.64e15, '99999999999999999999h', 1e300]) {
+      expect(await post('/api/breakers/inventory/trip', { for: duration }), String(duration)).toMatchObject({
+        status: 400,
+        json: { error: { name: 'BadBody', message: expect.stringMatching(/^for must be at most \d+ ms/) } },
+      });
+    }
+    // The engine's command refuses the same, whoever sends it (the CLI sends this).
+    const badName = await command(base, { type: 'ControlBreaker', op: 'trip', name: 'not a name!', forMs: 60_000 });
+    expect(badName.reply).toMatchObject({
+      ok: false,
+      error: { name: 'InvalidMessageError', message: expect.stringContaining('breaker name "not a name!" must be 1-128') },
+    });
+    const tooLong = await command(base, { type: 'ControlBreaker', op: 'trip', name: 'inventory', forMs: 8.64e15 });
+    expect(tooLong.reply).toMatchObject({
+      ok: false,
+      error: { name: 'InvalidMessageError', message: expect.stringMatching(/forMs must be at most \d+/) },
+    });
+    const listed = (await get('/api/breakers')).json.breakers as { name: string; openUntil?: number }[];
+    expect(listed.map((breaker) => breaker.name)).not.toContain('not a name!');
+    expect(listed.every((breaker) => breaker.openUntil === undefined || breaker.openUntil <= 8.64e15)).toBe(true);
+    expect(await stack.store.readBreakerEvents()).not.toContainEqual(expect.objectContaining({ name: 'not a name!' }));
+  });
+
   it('serves the web UI from disk and nothing outside its folder; engine commands still go over MessagePack', async () => {
     const page = await get('/');
     expect(page.status).toBe(200);
@@ -271,11 +429,7 @@ describe.each(STACK_KINDS)('the HTTP JSON API on %s', (kind) => {
       });
       expect(status, path).toBe(404);
     }
-    const response = await fetch(`${base}/api/commands`, {
-      method: 'POST',
-      body: Buffer.from(encode({ type: 'GetJob', jobId: 'api-b-2' })),
-    });
-    expect(decode(new Uint8Array(await response.arrayBuffer()))).toMatchObject({
+    expect((await command(base, { type: 'GetJob', jobId: 'api-b-2' })).reply).toMatchObject({
       ok: true,
       value: { jobId: 'api-b-2', status: 'completed' },
     });
@@ -313,9 +467,23 @@ describe('the HTTP API access token', () => {
     const refused = await call(base, 'GET', '/api/jobs');
     expect(refused.json.error.message).toMatch(/Authorization: Bearer <token>/);
     expect((await call(base, 'POST', '/api/breakers/x/trip', {})).status).toBe(401);
+    expect((await command(base, { type: 'GetJob', jobId: 'x' })).status).toBe(401);
+  });
+
+  it('beyond loopback answers to any Host (the token guards it), but not to another Origin', async () => {
+    const authorization = `Bearer ${token}`;
+    expect((await rawRequest(base, 'GET', '/api/jobs', { host: 'engine.internal:7420', authorization })).status).toBe(200);
     expect(
-      (await fetch(`${base}/api/commands`, { method: 'POST', body: Buffer.from(encode({ type: 'GetJob', jobId: 'x' })) })).status,
-    ).toBe(401);
+      await rawRequest(base, 'GET', '/api/jobs', { host: 'engine.internal:7420', origin: 'http://engine.internal:7420', authorization }),
+    ).toMatchObject({ status: 200 });
+    expect(
+      await rawRequest(base, 'POST', '/api/breakers/x/trip', {
+        host: 'engine.internal:7420',
+        origin: 'http://evil.example',
+        authorization,
+        'content-type': 'application/json',
+      }),
+    ).toMatchObject({ status: 403, json: { error: { name: 'ForbiddenOrigin' } } });
   });
 
   it('lets the UI in once with ?token= and a cookie from then on', async () => {

@@ -1,4 +1,6 @@
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { HttpServer } from '@ratchet/engine';
 import { defineBreaker, defineWorkflow, RetryableError } from '@ratchet/sdk';
@@ -215,6 +217,42 @@ describe('the web UI in headless Chromium, served by an engine on postgres+nats'
       await other.close();
       await guarded.close();
     }
+  });
+
+  it('refuses the requests a page on another site makes the browser send to the engine', async () => {
+    await stack.client.start(waiter, {}, { jobId: 'waiter-csrf' });
+    await expect.poll(async () => (await stack.store.read('waiter-csrf')).at(-1)?.event.type, { timeout: 10_000 }).toBe('WaitStarted');
+    // Another origin (another port): what any site the operator visits could serve. Forms and
+    // no-cors fetches need no CORS preflight, so the browser sends them and only the engine can refuse.
+    const evilPage = `<!doctype html><title>evil</title>
+      <iframe name="sink"></iframe>
+      <form id="form" method="POST" target="sink" action="${base}/api/breakers/csrf-form/trip"><input name="for" value="10m"></form>
+      <script>
+        const sent = [
+          fetch('${base}/api/jobs/waiter-csrf/terminate', { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{"reason":"csrf"}' }),
+          fetch('${base}/api/breakers/csrf-fetch/trip', { method: 'POST', mode: 'no-cors', body: new URLSearchParams({ for: '10m' }) }),
+          fetch('${base}/api/jobs/waiter-csrf/cancel', { method: 'POST', mode: 'no-cors' }),
+          new Promise((resolve) => { document.querySelector('iframe').onload = resolve; document.getElementById('form').submit(); }),
+        ];
+        Promise.allSettled(sent).then(() => { document.title = 'sent'; });
+      </script>`;
+    const evil = createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end(evilPage));
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    const other = await chromium.context.newPage();
+    try {
+      await other.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`);
+      await other.waitForFunction("document.title === 'sent'", undefined, { timeout: 10_000 });
+    } finally {
+      await other.close();
+      evil.closeAllConnections();
+      await new Promise((resolve) => evil.close(resolve));
+    }
+    expect((await stack.store.read('waiter-csrf')).at(-1)?.event.type).toBe('WaitStarted');
+    const names = ((await stack.engine.execute({ type: 'ControlBreaker', op: 'list' })) as { name: string }[]).map(
+      (breaker) => breaker.name,
+    );
+    expect(names).not.toContain('csrf-form');
+    expect(names).not.toContain('csrf-fetch');
   });
 
   it('ran without errors in the page', () => {

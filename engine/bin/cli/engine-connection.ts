@@ -55,7 +55,10 @@ async function readDevEndpoint(dataDir: string): Promise<DevEndpoint | undefined
 }
 
 function httpConnection(port: number, apiToken: string | undefined): EngineConnection {
-  const headers: Record<string, string> = apiToken === undefined ? {} : { authorization: `Bearer ${apiToken}` };
+  const headers: Record<string, string> = {
+    'content-type': 'application/msgpack',
+    ...(apiToken === undefined ? {} : { authorization: `Bearer ${apiToken}` }),
+  };
   return {
     async send(command) {
       const response = await fetch(`http://127.0.0.1:${port}/api/commands`, {

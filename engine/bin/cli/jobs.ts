@@ -38,12 +38,18 @@ export async function controlBreaker(
   const breakers = await engine.send({ type: 'ControlBreaker', op, ...(name ? { name } : {}), ...(forMs === undefined ? {} : { forMs }) });
   if (breakers.length === 0) process.stdout.write('no breakers yet (a breaker appears when a step first uses it)\n');
   for (const b of breakers) {
-    const until = b.status === 'closed' || b.openUntil === undefined ? '' : ` until ${new Date(b.openUntil).toISOString()}`;
+    const until = b.status === 'closed' || b.openUntil === undefined ? '' : ` until ${timeText(b.openUntil)}`;
     process.stdout.write(
       `${b.name.padEnd(24)} ${b.status}${until}  (failures in a row ${b.consecutiveFailures}, probes ${b.probesInFlight})\n`,
     );
   }
   return 0;
+}
+
+/** A time from the log as ISO text; one that is not a date (an old trip for too long) as its number. */
+function timeText(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? `${ms} ms (not a valid date)` : date.toISOString();
 }
 
 /** `ratchet status`. */

@@ -33,6 +33,8 @@ export interface HttpServerOptions {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+/** The names a browser may use for a loopback listener (the `Host` header, without its port). */
+const LOOPBACK_HOSTNAMES = new Set(['127.0.0.1', '[::1]', 'localhost']);
 const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
 
 /**
@@ -92,6 +94,7 @@ export class HttpServer {
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://engine');
     const method = request.method ?? 'GET';
+    this.#checkSite(request);
     if (this.#token !== undefined) {
       const given = url.searchParams.get('token');
       if (given !== null && method === 'GET' && this.#token.matches(given)) {
@@ -115,12 +118,28 @@ export class HttpServer {
     }
     if (url.pathname === '/api/commands') {
       if (method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', 'POST a MessagePack command to /api/commands');
+      if (mediaType(request) !== 'application/msgpack') {
+        throw new HttpError(
+          415,
+          'UnsupportedMediaType',
+          `POST /api/commands takes "content-type: application/msgpack", not ${describeType(request)}`,
+        );
+      }
       const reply = await this.#engine.handleCommand(await readBody(request, this.#maxBodyBytes));
       response.writeHead(200, { 'content-type': 'application/msgpack' }).end(reply);
       return;
     }
     if (url.pathname.startsWith('/api/')) {
       const { handler, params } = this.#routes.match(method, url.pathname);
+      // Only JSON (or nothing): a page elsewhere can make a browser send a form or text/plain
+      // without asking first (no CORS preflight), but never JSON.
+      if (method !== 'GET' && method !== 'HEAD' && !sendsJsonOrNothing(request)) {
+        throw new HttpError(
+          415,
+          'UnsupportedMediaType',
+          `${method} ${url.pathname} takes a JSON body ("content-type: application/json"), not ${describeType(request)}`,
+        );
+      }
       const value = await handler({
         params,
         query: url.searchParams,
@@ -141,6 +160,68 @@ export class HttpServer {
       })
       .end(method === 'HEAD' ? undefined : file.body);
   }
+
+  /**
+   * Refuses what a page on another site makes a browser send: a request from another origin
+   * (`Origin` is not this server), and on loopback a `Host` that is not a loopback name, which is
+   * how a page reaches a loopback server through a name it rebinds to 127.0.0.1 (DNS rebinding).
+   */
+  #checkSite(request: IncomingMessage): void {
+    const host = request.headers.host;
+    if (LOOPBACK.has(this.#host) && host !== undefined && !LOOPBACK_HOSTNAMES.has(hostname(host))) {
+      throw new HttpError(
+        403,
+        'ForbiddenHost',
+        `this engine listens on loopback and answers only to localhost, 127.0.0.1 or [::1], not to Host "${host.slice(0, 100)}"`,
+      );
+    }
+    const origin = request.headers.origin;
+    if (origin !== undefined && !sameOrigin(origin, host)) {
+      throw new HttpError(
+        403,
+        'ForbiddenOrigin',
+        `a request from another origin (${origin.slice(0, 100)}) is refused: use the API from this engine's own UI or without an Origin header`,
+      );
+    }
+  }
+}
+
+/** `host` (a Host header) without its port; an IPv6 address keeps its brackets. */
+function hostname(host: string): string {
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d*$/, '');
+  return name.toLowerCase();
+}
+
+/**
+ * Whether an Origin header names this server: its host and port are the request's Host. The
+ * scheme is not compared, so a proxy that ends TLS in front of the engine keeps working.
+ */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    return new URL(origin).host === new URL(`http://${host}`).host;
+  } catch {
+    return false;
+  }
+}
+
+/** The request body's media type, lower case without parameters; undefined without a content-type. */
+function mediaType(request: IncomingMessage): string | undefined {
+  const type = request.headers['content-type'];
+  return type === undefined ? undefined : (type.split(';')[0] as string).trim().toLowerCase();
+}
+
+function describeType(request: IncomingMessage): string {
+  const type = request.headers['content-type'];
+  return type === undefined ? 'a body without a content-type' : `"${type.slice(0, 100)}"`;
+}
+
+/** A JSON body, or none at all (an empty body without a content-type, as `curl -X POST` sends). */
+function sendsJsonOrNothing(request: IncomingMessage): boolean {
+  const type = mediaType(request);
+  if (type !== undefined) return type === 'application/json';
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
 }
 
 function send(response: ServerResponse, status: number, json: string): void {

@@ -1,3 +1,4 @@
+import { jobIdProblem, MAX_TIME_MS } from '@ratchet/protocol';
 import type { JobListKey } from '@ratchet/store';
 import { HttpError } from './http-error.ts';
 
@@ -17,5 +18,18 @@ export function decodeCursor(cursor: string): JobListKey {
   if (!Array.isArray(value) || value.length !== 2 || !Number.isFinite(value[0]) || typeof value[1] !== 'string') {
     throw new HttpError(400, 'BadCursor', `after="${cursor.slice(0, 60)}" is not a cursor from a previous page's "next"`);
   }
-  return { startedAt: value[0] as number, jobId: value[1] as string };
+  // A cursor is the client's to alter: what reaches the store must be a time Postgres holds and a job id.
+  const [startedAt, jobId] = value as [number, string];
+  if (startedAt < 0 || startedAt > MAX_TIME_MS) {
+    throw new HttpError(
+      400,
+      'BadCursor',
+      `after="${cursor.slice(0, 60)}" is not a cursor from a previous page's "next": its time ${startedAt} is outside 0..${MAX_TIME_MS} ms`,
+    );
+  }
+  const problem = jobIdProblem(jobId);
+  if (problem !== undefined) {
+    throw new HttpError(400, 'BadCursor', `after="${cursor.slice(0, 60)}" is not a cursor from a previous page's "next": ${problem}`);
+  }
+  return { startedAt, jobId };
 }

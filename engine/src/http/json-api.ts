@@ -1,5 +1,6 @@
 import {
   type BreakerSummary,
+  breakerNameProblem,
   type Duration,
   type EngineCommand,
   type ForkJobReply,
@@ -9,6 +10,7 @@ import {
   type JobStatus,
   type JobSummary,
   jobIdProblem,
+  MAX_TIME_MS,
   parseCommand,
   toMs,
 } from '@ratchet/protocol';
@@ -39,6 +41,8 @@ const STATUSES: readonly JobStatus[] = ['running', 'completed', 'failed', 'cance
 /** Page sizes: the default, and the most one request may ask for. */
 const JOBS_PAGE = { default: 50, max: 500 } as const;
 const EVENTS_PAGE = { default: 500, max: 5000 } as const;
+/** The largest seq: the store keeps seqs as Postgres int4. */
+const MAX_SEQ = 2 ** 31 - 1;
 
 /**
  * The routes of the JSON API under `/api`. Reads go to the store (the job list, event pages)
@@ -97,11 +101,12 @@ export function jsonApiRoutes(options: JsonApiOptions): Router {
     })
     .add('GET', '/api/jobs/:jobId/events', async ({ params, query }) => {
       const jobId = checkedJobId(params);
-      const after = integerParam(query, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
+      const after = integerParam(query, 'after', 0, 0, MAX_SEQ);
       const limit = integerParam(query, 'limit', EVENTS_PAGE.default, 1, EVENTS_PAGE.max);
       // The state first (it refuses an unknown job); its journal names the steps of every event read after.
       const state = await describe(jobId);
-      const events = await store.read(jobId, after, limit);
+      // No seq lies past MAX_SEQ, and after + limit must stay an int4 for the store.
+      const events = after === MAX_SEQ ? [] : await store.read(jobId, after, Math.min(limit, MAX_SEQ - after));
       const lastSeq = Math.max(state.lastSeq, events.at(-1)?.seq ?? 0);
       return {
         jobId,
@@ -120,7 +125,7 @@ export function jsonApiRoutes(options: JsonApiOptions): Router {
     .add('GET', '/api/jobs/:jobId/state', async ({ params, query }) => {
       const jobId = checkedJobId(params);
       if (!query.has('at')) throw new HttpError(400, 'BadQuery', 'at=<seq> is required: the event to fold the state up to');
-      const at = integerParam(query, 'at', 1, 1, Number.MAX_SAFE_INTEGER);
+      const at = integerParam(query, 'at', 1, 1, MAX_SEQ);
       const events = await store.read(jobId, 0, at);
       if (events.length === 0) throw new HttpError(404, 'JobNotFoundError', `no job ${jobId}`);
       if (events.length < at) throw new HttpError(400, 'BadQuery', `at=${at}: job ${jobId} has ${events.length} events`);
@@ -152,12 +157,23 @@ export function jsonApiRoutes(options: JsonApiOptions): Router {
     })
     .add('GET', '/api/breakers', async () => ({ breakers: await run<BreakerSummary[]>({ type: 'ControlBreaker', op: 'list' }) }))
     .add('POST', '/api/breakers/:name/trip', async ({ params, body }) => {
+      // Tripping a breaker no step has used yet creates it, so the name must be one a step could use.
+      const nameProblem = breakerNameProblem(params.name);
+      if (nameProblem !== undefined) throw new HttpError(400, 'BadPath', nameProblem);
       const { for: duration } = objectBody(await body(), 'trip');
       let forMs: number | undefined;
       try {
         forMs = duration === undefined ? undefined : toMs(duration as Duration, 'for');
       } catch (error) {
         throw new HttpError(400, 'BadBody', (error as Error).message);
+      }
+      const latest = MAX_TIME_MS - clock();
+      if (forMs !== undefined && forMs > latest) {
+        throw new HttpError(
+          400,
+          'BadBody',
+          `for must be at most ${latest} ms, so that the breaker opens until a time (${MAX_TIME_MS} ms, year 275760, is the last); got "${String(duration).slice(0, 60)}" (${forMs} ms)`,
+        );
       }
       const breakers = await run<BreakerSummary[]>({
         type: 'ControlBreaker',
