@@ -20,7 +20,7 @@ import type { Workflow } from './workflow.ts';
 
 export interface ClientOptions {
   readonly transport: Transport;
-  /** Subject prefix of the installation. @default 'ratchet' */
+  /** Subject prefix of the installation: 1-64 lowercase letters, digits and `-` (else a RangeError). @default 'ratchet' */
   readonly prefix?: string;
   /** Timeout of each engine request. @default 10000 */
   readonly timeoutMs?: number;
