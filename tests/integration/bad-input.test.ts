@@ -65,6 +65,25 @@ describe.each(STACK_KINDS)('bad input on %s', (kind) => {
     await expect(job.result({ timeout: '10s' })).resolves.toBe('unaffected');
   });
 
+  it('refuses a start whose execution timeout would end after the latest time the log holds, or is 0', async () => {
+    // 100000000d is the latest time itself: from now it ends after it, and no export of it would replay.
+    const refused = await stack.client.start(echo, { text: 'x' }, { timeout: '100000000d', jobId: 'too-long' }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      name: 'InvalidTimeoutError',
+      message: expect.stringContaining('timeout 8640000000000000 ms must be at least 1 ms and end by the latest time the log holds'),
+    });
+    await expect(
+      ask(encode({ type: 'StartJob', workflow: 'echo', input: { text: 'x' }, jobId: 'zero', timeoutMs: 0 })),
+    ).resolves.toMatchObject({
+      ok: false,
+      error: { name: 'InvalidTimeoutError', message: expect.stringContaining('timeout 0 ms must be at least 1 ms') },
+    });
+    for (const jobId of ['too-long', 'zero'])
+      await expect(stack.client.describe(jobId)).rejects.toMatchObject({ name: 'JobNotFoundError' });
+    const job = await stack.client.start(echo, { text: 'in time' }, { timeout: '1d' });
+    await expect(job.result({ timeout: '10s' })).resolves.toBe('in time');
+  });
+
   it('refuses an invalid job id and a step output that cannot be stored', async () => {
     await expect(stack.client.start(echo, { text: 'x' }, { jobId: 'has spaces' })).rejects.toThrow(
       /jobId "has spaces" must be 1-200 characters/,
