@@ -37,8 +37,8 @@ const USAGE = `usage: ratchet <command> [options]
   breaker list | breaker trip <name> [--for 1m] | breaker reset <name>
 
 Job commands talk to a running \`ratchet dev\` in --data-dir, or to NATS_URL when it is set.
-Environment: DATABASE_URL, NATS_URL, RATCHET_PREFIX (default ratchet), RATCHET_LOG_LEVEL (default info),
-RATCHET_API_TOKEN (required with an --http-host beyond loopback: every HTTP request must carry it).`;
+Environment: DATABASE_URL, NATS_URL, RATCHET_PREFIX (default ratchet; 1-64 lowercase letters, digits or -),
+RATCHET_LOG_LEVEL (default info), RATCHET_API_TOKEN (required with an --http-host beyond loopback: every HTTP request must carry it).`;
 
 const DEFAULT_WORKFLOWS = new URL('../../sdk/examples/orders.ts', import.meta.url).pathname;
 
@@ -78,6 +78,11 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   const env = process.env;
   const prefix = env.RATCHET_PREFIX ?? 'ratchet';
+  const checkPrefix = async () => {
+    const { prefixProblem } = await import('@ratchet/protocol');
+    const problem = prefixProblem(prefix, 'RATCHET_PREFIX');
+    if (problem !== undefined) throw new UsageError(problem);
+  };
   const logLevel = env.RATCHET_LOG_LEVEL ?? 'info';
   const dataDir = values['data-dir'];
   const natsUrl = env.NATS_URL;
@@ -99,6 +104,7 @@ async function main(argv: readonly string[]): Promise<number> {
   /** Runs a job command on a connection to the engine, closing it after. */
   const withEngine = async (work: (engine: EngineConnection) => Promise<number>): Promise<number> => {
     const { connectToEngine } = await import('./cli/engine-connection.ts');
+    await checkPrefix();
     const engine = await connectToEngine({ natsUrl, dataDir, prefix, apiToken });
     try {
       return await work(engine);
@@ -118,6 +124,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'engine': {
       const { runEngine } = await import('./cli/servers.ts');
+      await checkPrefix();
       await runEngine({
         databaseUrl: need(env.DATABASE_URL, 'DATABASE_URL'),
         natsUrl: natsUrl ?? DEFAULT_NATS_URL,
@@ -129,6 +136,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'worker': {
       const { runWorker } = await import('./cli/servers.ts');
+      await checkPrefix();
       await runWorker({
         workflows: need(values.workflows, '--workflows <module>'),
         natsUrl: natsUrl ?? DEFAULT_NATS_URL,

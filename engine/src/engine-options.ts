@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 export interface EngineOptions {
   readonly store: EventStore;
   readonly transport: Transport;
-  /** Subject prefix of the installation. @default 'ratchet' */
+  /** Subject prefix of the installation: 1-64 lowercase letters, digits and `-` (else a RangeError). @default 'ratchet' */
   readonly prefix?: string;
   /** @default pino at 'info' */
   readonly logger?: Logger;

@@ -1,4 +1,4 @@
-import { type AdvanceJob, type IdFactory, isFinished, type StartJob } from '@ratchet/protocol';
+import { type AdvanceJob, type IdFactory, isFinished, MAX_TIME_MS, type StartJob } from '@ratchet/protocol';
 import type { Logger } from 'pino';
 import type { Dispatcher } from './dispatcher.ts';
 import type { JobControl } from './job-control.ts';
@@ -70,6 +70,16 @@ export class JobStarts {
               `no running worker has workflow "${command.workflow}" (known: ${[...known].sort().join(', ') || 'none'})`,
             );
           }
+          const startedAt = this.#o.clock();
+          const deadline = command.timeoutMs === undefined ? undefined : startedAt + command.timeoutMs;
+          // A deadline past the latest time the log holds would be written, then refused by
+          // every reader of the log (`ratchet replay --file` of its export); 0 fails the job at once.
+          if (command.timeoutMs !== undefined && (command.timeoutMs < 1 || (deadline as number) > MAX_TIME_MS)) {
+            throw new Refusal(
+              'InvalidTimeoutError',
+              `timeout ${command.timeoutMs} ms must be at least 1 ms and end by the latest time the log holds (${MAX_TIME_MS} ms since 1970, ${MAX_TIME_MS - startedAt} ms from now)`,
+            );
+          }
           return [
             {
               type: 'JobStarted',
@@ -77,9 +87,9 @@ export class JobStarts {
               version: command.version ?? '',
               input: command.input,
               epoch: state.epoch + 1,
-              startedAt: this.#o.clock(),
+              startedAt,
               ...(command.parent ? { parent: command.parent } : {}),
-              ...(command.timeoutMs === undefined ? {} : { deadline: this.#o.clock() + command.timeoutMs }),
+              ...(deadline === undefined ? {} : { deadline }),
             },
           ];
         },

@@ -13,7 +13,8 @@ export type RefusalName =
   | 'HistoryLimitError'
   | 'InvalidBreakerPolicyError'
   | 'UnknownStepError'
-  | 'InvalidForkError';
+  | 'InvalidForkError'
+  | 'InvalidTimeoutError';
 
 /**
  * A command the engine will not carry out, with the reason for whoever must act: a worker

@@ -18,7 +18,10 @@ export interface TestEnvironmentOptions {
   readonly workflows: readonly Workflow<never, unknown>[];
   /** Circuit breakers its steps may name. */
   readonly breakers?: readonly Breaker[];
-  /** Where the virtual clock starts (ms since the epoch, or a Date). @default the real time now */
+  /**
+   * Where the virtual clock starts (whole ms since the epoch up to 2^48-1, or a Date; else a
+   * RangeError). @default the real time now
+   */
   readonly startTime?: number | Date;
   /** Faults to inject (see `crashAfterStep`, `deliverTwice`, `failAttempt`); more with `inject()`. */
   readonly faults?: readonly Fault[];
@@ -30,6 +33,9 @@ export interface TestEnvironmentOptions {
   /** @default silent */
   readonly logger?: Logger;
 }
+
+/** Job ids are ULIDs, whose 48 bits of time end here (in the year 10889). */
+const LATEST_START = 2 ** 48 - 1;
 
 /** The prefix of the environment's subjects; its transport is its own, so any name would do. */
 const PREFIX = 'test';
@@ -69,7 +75,14 @@ export class TestEnvironment {
 
   private constructor(options: TestEnvironmentOptions, store: PgliteEventStore) {
     const start = options.startTime instanceof Date ? options.startTime.getTime() : (options.startTime ?? Date.now());
-    if (!Number.isFinite(start) || start < 0) throw new RangeError(`startTime must be a valid time, got ${String(options.startTime)}`);
+    if (typeof start !== 'number' || !Number.isInteger(start) || start < 0 || start > LATEST_START) {
+      throw new RangeError(
+        `startTime must be a valid time: a Date or whole ms since the epoch from 0 to ${LATEST_START} (the latest a job id can hold), got ${String(options.startTime)}`,
+      );
+    }
+    if (options.faults !== undefined && !Array.isArray(options.faults)) {
+      throw new TypeError(`faults must be an array (of crashAfterStep, deliverTwice, failAttempt), got ${typeof options.faults}`);
+    }
     this.#options = options;
     this.#logger = options.logger ?? pino({ level: 'silent' });
     this.#activity = new Activity();

@@ -121,6 +121,6 @@ export {
   type RetryRule,
   resolveRetryPolicy,
 } from './retry-policy.ts';
-export { type Subjects, subjectsFor } from './subjects.ts';
+export { prefixProblem, type Subjects, subjectsFor } from './subjects.ts';
 export { type AdvanceJob, taskMessageId } from './tasks.ts';
 export { REAL_TIMERS, type Timers } from './timers.ts';

@@ -18,11 +18,26 @@ export interface Subjects {
   finished(jobId: string): string;
 }
 
-/** Builds the {@link Subjects} for `prefix` (letters, digits, `_` and `-`). */
+/**
+ * What a prefix may be: 1-64 lowercase letters, digits and `-`. The task stream's name is the
+ * prefix in upper case with `_` for `-` (JetStream stream names are conventionally upper case, and
+ * `RATCHET_TASKS` is what installations already have), so a prefix with capitals or `_` could name
+ * the same stream as another one (`rvtest` and `RVTEST`, `a-b` and `a_b`), and one installation
+ * would take the other's stream over.
+ */
+const PREFIX = /^[a-z0-9-]{1,64}$/;
+
+/** Why `prefix` cannot be a subject prefix, or undefined if it can. `what` names it (`RATCHET_PREFIX`). */
+export function prefixProblem(prefix: unknown, what = 'prefix'): string | undefined {
+  if (typeof prefix === 'string' && PREFIX.test(prefix)) return undefined;
+  const shown = typeof prefix === 'string' ? JSON.stringify(prefix) : String(prefix);
+  return `${what} ${shown} must be 1-64 lowercase letters, digits or '-' (the task stream is named after it in upper case with '_' for '-', so prefixes differing only in case or in '-'/'_' would share one stream)`;
+}
+
+/** Builds the {@link Subjects} for `prefix` (1-64 lowercase letters, digits and `-`). */
 export function subjectsFor(prefix = 'ratchet'): Subjects {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) {
-    throw new RangeError(`subject prefix "${prefix}" must be 1-64 letters, digits, _ or -`);
-  }
+  const problem = prefixProblem(prefix);
+  if (problem !== undefined) throw new RangeError(problem);
   return {
     prefix,
     commands: `${prefix}.engine.commands`,

@@ -16,11 +16,11 @@ import { EngineClient } from './engine-client.ts';
 import { JobFailedError } from './errors.ts';
 import { FinishWatch } from './finish-watch.ts';
 import type { Transport } from './transport/index.ts';
-import type { Workflow } from './workflow.ts';
+import { jobTimeoutMs, type Workflow } from './workflow.ts';
 
 export interface ClientOptions {
   readonly transport: Transport;
-  /** Subject prefix of the installation. @default 'ratchet' */
+  /** Subject prefix of the installation: 1-64 lowercase letters, digits and `-` (else a RangeError). @default 'ratchet' */
   readonly prefix?: string;
   /** Timeout of each engine request. @default 10000 */
   readonly timeoutMs?: number;
@@ -33,7 +33,10 @@ export interface StartOptions {
   readonly jobId?: string;
   /** With an existing `jobId`: `attach` to it, or `reject` the start (`JobExistsError`). @default 'attach' */
   readonly onExisting?: OnExisting;
-  /** The job fails with WorkflowTimeoutError if not finished this long after its start. @default the workflow's */
+  /**
+   * The job fails with WorkflowTimeoutError if not finished this long after its start: whole
+   * milliseconds, at least 1 (else a RangeError). @default the workflow's
+   */
   readonly timeout?: Duration;
 }
 
@@ -75,12 +78,13 @@ export class Client {
 
   /** Starts `workflow` (a definition or a registered name) with `input`; returns a handle to the job. */
   async start<I, O>(workflow: Workflow<I, O> | string, input: I, options: StartOptions = {}): Promise<JobHandle<O>> {
-    const name = typeof workflow === 'string' ? workflow : workflow.name;
+    const name = workflowName(workflow);
     assertStorable(input, `input of workflow "${name}"`);
     if (options.jobId !== undefined) {
       const problem = jobIdProblem(options.jobId);
       if (problem) throw new RangeError(problem);
     }
+    const timeout = timeoutOf(workflow, options);
     // The id is known before the start, so the finished notice is listened for from the start:
     // result() then needs no question to the engine, and no notice can slip by.
     const jobId = options.jobId ?? this.#ids();
@@ -93,7 +97,7 @@ export class Client {
         jobId,
         ...(typeof workflow === 'string' ? {} : { version: workflow.version }),
         ...(options.onExisting === undefined ? {} : { onExisting: options.onExisting }),
-        ...timeoutOf(workflow, options),
+        ...timeout,
         ...(options.jobId === undefined ? { freshId: true } : {}),
       });
       if (isFinished(reply.job)) watch.settle(reply.job);
@@ -238,10 +242,24 @@ export class JobHandle<O = unknown> {
   }
 }
 
+/** The name to start `workflow` by; a TypeError for anything but a definition or a name. */
+function workflowName(workflow: unknown): string {
+  if (typeof workflow === 'string') return workflow;
+  const name = (workflow as { name?: unknown } | null)?.name;
+  if (typeof workflow === 'object' && typeof name === 'string' && typeof (workflow as Workflow).version === 'string') return name;
+  const shown =
+    typeof workflow === 'function'
+      ? 'a function (wrap it in defineWorkflow)'
+      : typeof workflow === 'object' && workflow !== null
+        ? 'an object without a string name and version'
+        : String(workflow);
+  throw new TypeError(`client.start needs a workflow from defineWorkflow or a workflow name, got ${shown}`);
+}
+
 function timeoutOf(
   workflow: Workflow<never, unknown> | Workflow<unknown, unknown> | string,
   options: StartOptions,
 ): { timeoutMs?: number } {
-  if (options.timeout !== undefined) return { timeoutMs: toMs(options.timeout, 'timeout') };
+  if (options.timeout !== undefined) return { timeoutMs: jobTimeoutMs(options.timeout, 'timeout') };
   return typeof workflow !== 'string' && workflow.timeoutMs !== undefined ? { timeoutMs: workflow.timeoutMs } : {};
 }

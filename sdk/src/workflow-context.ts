@@ -68,11 +68,14 @@ export type SignalResult<T> = { readonly timedOut: false; readonly payload: T } 
 export interface StepOptions {
   /** @default { maximumAttempts: 3, initialInterval: 1000, backoffCoefficient: 2 } */
   readonly retry?: RetryPolicy;
-  /** Each attempt is abandoned (and counted as failed) after this long. @default none */
+  /**
+   * Each attempt is abandoned (and counted as failed) after this long: whole milliseconds from 1
+   * to 2^31-1 (about 24.8 days), else a RangeError at the `ctx.step` call. @default none
+   */
   readonly timeout?: Duration;
   /**
    * An attempt that goes this long without calling `info.heartbeat()` is abandoned and counted
-   * as failed (`StepHeartbeatError`). @default none
+   * as failed (`StepHeartbeatError`). The same range as `timeout`. @default none
    */
   readonly heartbeatTimeout?: Duration;
   /** Guards each attempt with a shared circuit breaker (a breaker, or the name of one the worker has). */

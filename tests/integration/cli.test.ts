@@ -417,6 +417,14 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     const usage = await ratchet(['frobnicate'], env);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('unknown command "frobnicate"');
+    // RVTEST and rvtest would name one task stream: refused before anything connects.
+    for (const args of [['engine'], ['worker', '--workflows', join(root, 'tests/fixtures/cli-workflows.ts')], ['status', 'x']]) {
+      const prefix = await ratchet(args, { ...env, RATCHET_PREFIX: env.RATCHET_PREFIX?.toUpperCase() as string });
+      expect(prefix.code).toBe(2);
+      expect(prefix.stderr).toContain(
+        `RATCHET_PREFIX "${env.RATCHET_PREFIX?.toUpperCase()}" must be 1-64 lowercase letters, digits or '-'`,
+      );
+    }
   });
 });
 

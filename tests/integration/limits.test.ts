@@ -20,6 +20,17 @@ const caughtPolicy = defineWorkflow('caught-policy', async (ctx) => {
   }
   return ctx.step('after', () => 'after');
 });
+const fractionalTimeout = defineWorkflow('fractional-timeout', async (ctx) => {
+  const refused: string[] = [];
+  for (const options of [{ timeout: 1.5 }, { heartbeatTimeout: '1.5ms' }, { timeout: 0 }] as const) {
+    try {
+      await ctx.step('bad', () => 1, options);
+    } catch (error) {
+      refused.push(`${(error as Error).name}: ${(error as Error).message}`);
+    }
+  }
+  return { refused, after: await ctx.step('after', () => 'after', { timeout: '1.5s' }) };
+});
 const bigOutput = defineWorkflow('big-output', async (ctx) => ctx.step('blob', () => 'x'.repeat(600_000)));
 const neighbour = defineWorkflow('neighbour', async (ctx, input: { tag: string }) => {
   for (let i = 0; i < 10; i++) await ctx.step(`n${i}`, () => count(`${input.tag}/n${i}`) && i);
@@ -41,7 +52,9 @@ describe.each(STACK_KINDS)('limits on %s', (kind) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack(kind);
-    await stack.startWorker([hugeSleep, longTimeout, caughtPolicy, bigOutput, neighbour, chatty] as never, { name: 'first' });
+    await stack.startWorker([hugeSleep, longTimeout, caughtPolicy, fractionalTimeout, bigOutput, neighbour, chatty] as never, {
+      name: 'first',
+    });
   });
   afterAll(() => stack.close());
 
@@ -59,6 +72,18 @@ describe.each(STACK_KINDS)('limits on %s', (kind) => {
     expect(await failureOf(stack, longTimeout)).toMatchObject({
       name: 'RangeError',
       message: expect.stringContaining('the longest is 2147483647 ms'),
+    });
+  });
+
+  it('refuses a step timeout that is not whole milliseconds of at least 1 at the call, so the workflow can go on', async () => {
+    const job = await stack.client.start(fractionalTimeout, {});
+    await expect(job.result({ timeout: '10s' })).resolves.toEqual({
+      refused: [
+        'RangeError: timeout of step "bad" must be a whole number of milliseconds, at least 1, got 1.5',
+        'RangeError: heartbeatTimeout of step "bad" must be a whole number of milliseconds, at least 1, got 1.5',
+        'RangeError: timeout of step "bad" must be a whole number of milliseconds, at least 1, got 0',
+      ],
+      after: 'after',
     });
   });
 

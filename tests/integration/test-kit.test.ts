@@ -270,6 +270,16 @@ describe('the test kit', () => {
   it('refuses bad setup with errors that name the problem', async () => {
     await expect(TestEnvironment.create({ workflows: [] })).rejects.toThrow(/at least one workflow/);
     await expect(TestEnvironment.create({ workflows: all, startTime: Number.NaN })).rejects.toThrow(/startTime must be a valid time/);
+    for (const startTime of [1e16, 2 ** 48, -1, 1.5, new Date(Number.NaN), '2030' as never]) {
+      await expect(TestEnvironment.create({ workflows: all, startTime })).rejects.toThrow(
+        new RangeError(
+          `startTime must be a valid time: a Date or whole ms since the epoch from 0 to 281474976710655 (the latest a job id can hold), got ${String(startTime)}`,
+        ),
+      );
+    }
+    await expect(TestEnvironment.create({ workflows: all, faults: 'x' as never })).rejects.toThrow(
+      new TypeError('faults must be an array (of crashAfterStep, deliverTwice, failAttempt), got string'),
+    );
     expect(() => failAttempt('charge', 0)).toThrow(/attempt must be a positive integer/);
     expect(() => crashAfterStep('')).toThrow(/non-empty name/);
     expect(() => deliverTwice({ times: 1.5 })).toThrow(/times must be a positive integer/);

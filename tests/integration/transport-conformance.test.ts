@@ -254,6 +254,21 @@ function transportConformance(name: string, open: Open): void {
         await until(() => worker.tasks.length === 1, 'the task');
       });
 
+      it('ensureTaskQueue refuses a stream of that name with another subject, and leaves it and its tasks alone', async ({ fx }) => {
+        const queue = await fx.taskQueue();
+        await fx.transport.publishTask(queue, text('theirs'), 'id-1');
+        const other = { stream: queue.stream, subject: `${fx.base}.other` };
+        const error = (await rejection(fx.transport.ensureTaskQueue(other))) as TransportError;
+        expect(error).toBeInstanceOf(TransportError);
+        expect(error.code).toBe('failed');
+        expect(error.message).toContain(`stream ${queue.stream} exists with subjects ["${queue.subject}"], not ["${other.subject}"]`);
+        expect(((await rejection(fx.transport.publishTask(other, text('t'), 'id-2'))) as TransportError).code).toBe('no-responders');
+        await fx.transport.publishTask(queue, text('theirs too'), 'id-3');
+        const worker = fx.consume(queue, { autoAck: true });
+        await until(() => worker.tasks.length === 2, 'both tasks');
+        expect(worker.tasks.map((task) => read(task.data))).toEqual(['theirs', 'theirs too']);
+      });
+
       it('publishing to a queue nobody created fails with no-responders', async ({ fx }) => {
         const queue = { stream: `${fx.stream}_NONE`, subject: `${fx.base}.none` };
         expect(((await rejection(fx.transport.publishTask(queue, text('t'), 'id'))) as TransportError).code).toBe('no-responders');

@@ -255,10 +255,14 @@ export class DurableCalls {
 
 const unknownFailure: Failure = { name: 'Error', message: 'unknown failure' };
 
-/** A step's timeout option in ms, refusing what a Node timer cannot wait. */
+/**
+ * A step's timeout option in ms, refusing what the log cannot record (`StepStarted` holds whole
+ * milliseconds; 0 would time every attempt out at once) and what a Node timer cannot wait.
+ */
 function stepTimeout(duration: Duration | undefined, label: string): number | undefined {
   if (duration === undefined) return undefined;
   const ms = toMs(duration, label);
+  if (!Number.isInteger(ms) || ms < 1) throw new RangeError(`${label} must be a whole number of milliseconds, at least 1, got ${ms}`);
   if (ms > MAX_TIMEOUT_MS) throw new RangeError(`${label} is ${ms} ms; the longest is ${MAX_TIMEOUT_MS} ms (about 24.8 days)`);
   return ms;
 }

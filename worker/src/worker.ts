@@ -25,7 +25,7 @@ export interface WorkerOptions {
   readonly transport: Transport;
   /** The workflows this worker runs. Names must be unique. */
   readonly workflows: readonly Workflow<never, unknown>[];
-  /** Subject prefix of the installation. @default 'ratchet' */
+  /** Subject prefix of the installation: 1-64 lowercase letters, digits and `-` (else a RangeError). @default 'ratchet' */
   readonly prefix?: string;
   /** Shown in the log as the worker of each attempt. @default `${hostname}-${pid}` */
   readonly name?: string;

@@ -27,6 +27,7 @@ const REFUSAL_STATUS: Readonly<Record<string, number>> = {
   InvalidMessageError: 400,
   UnknownStepError: 400,
   InvalidForkError: 400,
+  InvalidTimeoutError: 400,
   InvalidBreakerPolicyError: 400,
   CodecError: 400,
   RangeError: 400,

@@ -18,7 +18,7 @@ interface QueuedTask {
  */
 export class MemoryTaskQueue {
   readonly stream: string;
-  #subject: string;
+  readonly subject: string;
   #duplicateWindowMs: number;
   /** The first consumer name used here owns the queue, as a work-queue stream allows one. */
   #consumerName: string | undefined;
@@ -33,17 +33,12 @@ export class MemoryTaskQueue {
 
   constructor(queue: ResolvedTaskQueue) {
     this.stream = queue.stream;
-    this.#subject = queue.subject;
+    this.subject = queue.subject;
     this.#duplicateWindowMs = queue.duplicateWindowMs;
   }
 
-  get subject(): string {
-    return this.#subject;
-  }
-
-  /** Applies a (possibly changed) definition, as `ensureTaskQueue` updates a stream. */
+  /** Applies a (possibly changed) duplicate window, as `ensureTaskQueue` updates a stream. */
   configure(queue: ResolvedTaskQueue): void {
-    this.#subject = queue.subject;
     this.#duplicateWindowMs = queue.duplicateWindowMs;
   }
 

@@ -112,6 +112,13 @@ export class MemoryTransport implements Transport {
     this.#assertOpen();
     const resolved = resolveTaskQueue(queue);
     const existing = this.#queues.get(resolved.stream);
+    if (existing && existing.subject !== resolved.subject) {
+      // As NatsTransport: the queue belongs to someone else, whose tasks would be lost.
+      throw new TransportError(
+        `stream ${resolved.stream} exists with subjects ${JSON.stringify([existing.subject])}, not ["${resolved.subject}"]: another installation (or prefix) uses it; give this one a prefix of its own rather than take the stream over`,
+        'failed',
+      );
+    }
     if (existing) existing.configure(resolved);
     else this.#queues.set(resolved.stream, new MemoryTaskQueue(resolved));
   }

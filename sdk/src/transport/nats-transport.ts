@@ -197,7 +197,9 @@ export class NatsTransport implements Transport {
 
   /**
    * Creates the work-queue stream (file storage, the queue's subject and duplicate window) or
-   * brings an existing one up to date. Safe to call from many processes at once.
+   * brings an existing one's duplicate window up to date. Safe to call from many processes at
+   * once. A stream of that name with other subjects is refused (`failed`), not changed: it
+   * belongs to another installation, whose tasks would be lost.
    */
   async ensureTaskQueue(queue: TaskQueue): Promise<void> {
     this.#assertOpen();
@@ -221,8 +223,14 @@ export class NatsTransport implements Transport {
       if (config.retention !== RetentionPolicy.Workqueue) {
         throw new TransportError(`stream ${stream} exists with retention "${config.retention}"; a task queue needs "workqueue"`, 'failed');
       }
-      const same = config.subjects?.length === 1 && config.subjects[0] === subject && config.duplicate_window === wanted.duplicate_window;
-      if (!same) await jsm.streams.update(stream, { ...config, ...wanted });
+      const subjects = config.subjects ?? [];
+      if (subjects.length !== 1 || subjects[0] !== subject) {
+        throw new TransportError(
+          `stream ${stream} exists with subjects ${JSON.stringify(subjects)}, not ["${subject}"]: another installation (or prefix) uses it; give this one a prefix of its own rather than take the stream over`,
+          'failed',
+        );
+      }
+      if (config.duplicate_window !== wanted.duplicate_window) await jsm.streams.update(stream, { ...config, ...wanted });
     } catch (error) {
       throw toTransportError(error, `updating task queue ${stream}`, this.#connectionGone());
     }

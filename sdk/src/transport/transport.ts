@@ -13,7 +13,10 @@ export interface Transport {
   publish(subject: string, payload: Uint8Array): void;
   /** Receives notifications published to `subject` from now on. */
   subscribe(subject: string, handler: (payload: Uint8Array) => void): Subscription;
-  /** Creates the work queue if missing (idempotent). */
+  /**
+   * Creates the work queue if missing (idempotent). A queue of that stream name with another
+   * subject is refused with a {@link TransportError} (`failed`), left as it is.
+   */
   ensureTaskQueue(queue: TaskQueue): Promise<void>;
   /**
    * Adds a task to the queue. A second task with the same `messageId` inside the queue's
