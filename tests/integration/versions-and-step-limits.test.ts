@@ -1,5 +1,6 @@
 import type { JobEvent } from '@ratchet/protocol';
 import { defineWorkflow, RetryableError } from '@ratchet/sdk';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_KINDS, type Stack, startStack } from '../harness/index.ts';
 
@@ -84,6 +85,24 @@ describe.each(STACK_KINDS)('versions and step limits on %s', (kind) => {
     await wrong.stop();
     const right = await stack.startWorker([v2] as never, { name: 'v2', ackWaitMs: 500 });
     await expect(job.result({ timeout: '10s' })).resolves.toBe('v2 report');
+    await right.stop();
+  });
+
+  it('hands a job it cannot run back less and less often, logging only some of the times', async () => {
+    const lines: { deliveries?: number }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const wrong = await stack.startWorker([v3] as never, { name: 'v3-backoff', ackWaitMs: 200, logger });
+    const job = await stack.client.start(v2, {});
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await wrong.stop();
+    // Handed back after 200, 400, 800 and 1,600 ms: at most 4 deliveries in 2.5 s, not the 12 of
+    // a fixed 200 ms; logged on the 1st, 2nd and 4th.
+    const logged = lines.filter((line) => line.deliveries !== undefined).map((line) => line.deliveries);
+    expect(logged.length).toBeGreaterThanOrEqual(2);
+    expect(logged).toEqual([1, 2, 4].slice(0, logged.length));
+    expect((await events(stack, job.jobId)).map((e) => e.type)).toEqual(['JobStarted']);
+    const right = await stack.startWorker([v2] as never, { name: 'v2-after-backoff', ackWaitMs: 500 });
+    await expect(job.result({ timeout: '15s' })).resolves.toBe('v2 report');
     await right.stop();
   });
 

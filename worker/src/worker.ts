@@ -71,6 +71,14 @@ export interface WorkerOptions {
 /** What becomes of a task: acknowledged, handed back after a delay, or left to its ack wait. */
 type Settlement = 'ack' | 'leave' | { readonly retryInMs: number };
 
+/** The longest a task this worker cannot run stays away before it is offered again. */
+const HAND_BACK_MAX_MS = 10_000;
+
+/** 1, 2, 4, 8, …: the deliveries of a task handed back that are logged. */
+function isPowerOfTwo(n: number): boolean {
+  return n > 0 && (n & (n - 1)) === 0;
+}
+
 /** Refusals that the same append would meet on every try: the job fails with them instead. */
 const PERMANENT = new Set([
   'IllegalTransitionError',
@@ -248,6 +256,15 @@ export class Worker {
     }
   }
 
+  /**
+   * A task this worker cannot run goes back to the queue for another worker, coming back later
+   * each time (the ack wait, doubling up to {@link HAND_BACK_MAX_MS}): a job no live worker can
+   * run waits for one without the workers passing it around, and logging it, without end.
+   */
+  #handBack(delivery: TaskDelivery): Settlement {
+    return { retryInMs: Math.min(HAND_BACK_MAX_MS, this.#ackWaitMs * 2 ** Math.min(10, delivery.deliveryCount - 1)) };
+  }
+
   /** Says "still working" on the delivery at a third of the ack wait (not once abandoned); returns the stop. */
   #heartbeat(delivery: TaskDelivery): () => void {
     const heartbeat = setInterval(
@@ -279,17 +296,24 @@ export class Worker {
       const workflow = this.#workflows.get(state.workflow);
       if (!workflow) {
         // Another worker of the deployment may have it (the engine refuses to start workflows no
-        // live worker has). Left to its ack wait, the task comes back as a redelivery.
-        log.warn({ workflow: state.workflow }, 'this worker does not have the workflow of the job; handing the task back');
-        return 'leave';
+        // live worker has), or one being deployed will.
+        if (isPowerOfTwo(delivery.deliveryCount)) {
+          log.warn(
+            { workflow: state.workflow, deliveries: delivery.deliveryCount },
+            'this worker does not have the workflow of the job; handing the task back',
+          );
+        }
+        return this.#handBack(delivery);
       }
       if (state.version !== '' && state.version !== workflow.version) {
         // Its recorded calls were made by that version's code; another would not replay them.
-        log.error(
-          { workflow: state.workflow, version: state.version, has: workflow.version },
-          `job started on version ${state.version} of workflow "${state.workflow}"; this worker has version ${workflow.version}, so it leaves the job to a worker that has it`,
-        );
-        return 'leave';
+        if (isPowerOfTwo(delivery.deliveryCount)) {
+          log.error(
+            { workflow: state.workflow, version: state.version, has: workflow.version, deliveries: delivery.deliveryCount },
+            `job started on version ${state.version} of workflow "${state.workflow}"; this worker has version ${workflow.version}, so it leaves the job to a worker that has it`,
+          );
+        }
+        return this.#handBack(delivery);
       }
       if (redelivered) {
         // The previous holder may still be alive: fence it off before doing anything.
