@@ -6,15 +6,16 @@
 // Each command imports what it needs when it runs (`await import`): loading every package costs
 // a few hundred ms, which a quick command such as `ratchet history` should not pay. Run it through
 // bin/ratchet.mjs, which turns on Node's compile cache before this file loads.
-import { parseArgs } from 'node:util';
 import type { Duration } from '@ratchet/protocol';
+import { integerOption, parseArguments, portOption } from './cli/arguments.ts';
 import { DEFAULT_NATS_URL } from './cli/defaults.ts';
 import type { EngineConnection } from './cli/engine-connection.ts';
+import { UsageError } from './cli/usage-error.ts';
 
 const USAGE = `usage: ratchet <command> [options]
 
   dev [--workflows <module>] [--data-dir .ratchet] [--main] [--quiet] [--http-port <p>] [--http-host <h>]
-        engine + worker in one process, the log in PGlite under --data-dir
+        engine + worker in one process, the log in PGlite under --data-dir (one dev per data dir)
   engine [--http-port <p>] [--http-host <h>]
                                   serve against DATABASE_URL (Postgres) and NATS_URL; web UI and
                                   HTTP API on http://127.0.0.1:7420/ (--http-port 0: a free port)
@@ -27,10 +28,11 @@ const USAGE = `usage: ratchet <command> [options]
   export <jobId>                  the job's history as JSON
   verify --workflows <module> [--workflow <name>] [--sample <n>]
                                   deploy gate: replay running jobs against the module, list any that break
-  replay <jobId> --workflows <module> [--until <seq>] [--inspect]
+  replay <jobId> --workflows <module> [--until <seq>] [--inspect] [--inspect-port <p>]
                                   replay the job's history against the module's code, no side effects;
-                                  --until stops at an event, --inspect waits for a debugger first
-  replay --file <job.json> --workflows <module> [--until <seq>] [--inspect]
+                                  --until stops at an event, --inspect waits for a debugger first (on a
+                                  free port; --inspect-port 9229 for chrome://inspect to find it)
+  replay --file <job.json> --workflows <module> [--until <seq>] [--inspect] [--inspect-port <p>]
                                   the same on a history \`ratchet export\` wrote (no engine needed)
   fork <jobId> --from <step> [--set-output <step>=<json>]... [--job-id <id>] [--workflow-version <v>] [--wait]
                                   a new job that reuses the job's recorded calls before <step> and runs on from it
@@ -44,38 +46,11 @@ const DEFAULT_WORKFLOWS = new URL('../../sdk/examples/orders.ts', import.meta.ur
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      workflows: { type: 'string' },
-      'data-dir': { type: 'string', default: '.ratchet' },
-      main: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
-      input: { type: 'string' },
-      'job-id': { type: 'string' },
-      wait: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      concurrency: { type: 'string' },
-      for: { type: 'string' },
-      at: { type: 'string' },
-      workflow: { type: 'string' },
-      sample: { type: 'string' },
-      step: { type: 'string' },
-      type: { type: 'string' },
-      'ack-wait': { type: 'string' },
-      'http-port': { type: 'string' },
-      'http-host': { type: 'string', default: '127.0.0.1' },
-      from: { type: 'string' },
-      'set-output': { type: 'string', multiple: true },
-      'workflow-version': { type: 'string' },
-      until: { type: 'string' },
-      inspect: { type: 'boolean', default: false },
-      'inspect-port': { type: 'string' },
-      file: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  const { values, positionals } = parseArguments(command, rest);
   const env = process.env;
   const prefix = env.RATCHET_PREFIX ?? 'ratchet';
   const checkPrefix = async () => {
@@ -85,7 +60,7 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   const logLevel = env.RATCHET_LOG_LEVEL ?? 'info';
   const dataDir = values['data-dir'];
-  const natsUrl = env.NATS_URL;
+  const natsUrl = env.NATS_URL || undefined;
   const apiToken = env.RATCHET_API_TOKEN || undefined;
   const http = () => {
     const host = values['http-host'];
@@ -95,7 +70,7 @@ async function main(argv: readonly string[]): Promise<number> {
       );
     }
     const port = values['http-port'];
-    return { httpHost: host, httpPort: port === undefined ? undefined : portNumber(port), apiToken };
+    return { httpHost: host, httpPort: port === undefined ? undefined : portOption(port, '--http-port'), apiToken };
   };
   const need = (value: string | undefined, what: string): string => {
     if (!value) throw new UsageError(`ratchet ${command} needs ${what}`);
@@ -105,16 +80,16 @@ async function main(argv: readonly string[]): Promise<number> {
   const withEngine = async (work: (engine: EngineConnection) => Promise<number>): Promise<number> => {
     const { connectToEngine } = await import('./cli/engine-connection.ts');
     await checkPrefix();
-    const engine = await connectToEngine({ natsUrl, dataDir, prefix, apiToken });
+    const engine = await connectToEngine({ natsUrl, dataDir, prefix, apiToken, command: `ratchet ${command}` });
     try {
       return await work(engine);
     } finally {
       await engine.close();
     }
   };
-  if (values.help || command === undefined || command === 'help') {
+  if (values.help) {
     process.stdout.write(`${USAGE}\n`);
-    return command === undefined ? 2 : 0;
+    return 0;
   }
   switch (command) {
     case 'dev': {
@@ -142,22 +117,29 @@ async function main(argv: readonly string[]): Promise<number> {
         natsUrl: natsUrl ?? DEFAULT_NATS_URL,
         prefix,
         logLevel,
-        ...(values.concurrency ? { concurrency: positiveInteger(values.concurrency, '--concurrency') } : {}),
-        ...(values['ack-wait'] ? { ackWaitMs: positiveInteger(values['ack-wait'], '--ack-wait') } : {}),
+        ...(values.concurrency === undefined
+          ? {}
+          : { concurrency: integerOption(values.concurrency, '--concurrency', 1, MAX_CONCURRENCY) }),
+        ...(values['ack-wait'] === undefined ? {} : { ackWaitMs: integerOption(values['ack-wait'], '--ack-wait', 1, MAX_TIMER_MS) }),
       });
       return 0;
     }
     case 'breaker': {
       const op = need(positionals[0], 'list, trip or reset');
+      if (op !== 'list' && op !== 'trip' && op !== 'reset') throw new UsageError(`ratchet breaker takes list, trip or reset, not "${op}"`);
+      const name = op === 'list' ? undefined : need(positionals[1], `a breaker name (ratchet breaker ${op} <name>)`);
+      if (op === 'list' && positionals[1] !== undefined)
+        throw new UsageError(`ratchet breaker list takes no name; unexpected: ${positionals[1]}`);
+      if (op !== 'trip' && values.for !== undefined) throw new UsageError(`--for goes with ratchet breaker trip, not ${op}`);
       const [{ toMs }, { controlBreaker }] = await Promise.all([import('@ratchet/protocol'), import('./cli/jobs.ts')]);
-      const forMs = values.for === undefined ? undefined : toMs(values.for as Duration, '--for');
-      return withEngine((engine) => controlBreaker(engine, op, positionals[1], forMs));
+      const forMs = values.for === undefined ? undefined : usage(() => toMs(values.for as Duration, '--for'));
+      return withEngine((engine) => controlBreaker(engine, op, name, forMs));
     }
     case 'verify': {
       const workflows = need(values.workflows, '--workflows <module>');
       const options = {
-        ...(values.workflow ? { workflow: values.workflow } : {}),
-        ...(values.sample ? { sample: positiveInteger(values.sample, '--sample') } : {}),
+        ...(values.workflow === undefined ? {} : { workflow: values.workflow }),
+        ...(values.sample === undefined ? {} : { sample: integerOption(values.sample, '--sample', 1) }),
       };
       const { verifyJobs } = await import('./cli/replay.ts');
       return withEngine((engine) => verifyJobs(engine, workflows, options));
@@ -165,11 +147,13 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'replay': {
       const workflows = need(values.workflows, '--workflows <module>');
       const file = values.file;
+      if (file !== undefined && positionals[0] !== undefined)
+        throw new UsageError(`ratchet replay takes a job id or --file, not both (got ${positionals[0]} and --file ${file})`);
       const target = file === undefined ? need(positionals[0], 'a job id (or --file <exported.json>)') : undefined;
       const options = {
-        ...(values.until === undefined ? {} : { until: positiveInteger(values.until, '--until') }),
+        ...(values.until === undefined ? {} : { until: integerOption(values.until, '--until', 1) }),
         inspect: values.inspect || values['inspect-port'] !== undefined,
-        ...(values['inspect-port'] === undefined ? {} : { inspectPort: positiveInteger(values['inspect-port'], '--inspect-port') }),
+        ...(values['inspect-port'] === undefined ? {} : { inspectPort: portOption(values['inspect-port'], '--inspect-port') }),
       };
       const { replayFile, replayJob } = await import('./cli/replay.ts');
       if (target === undefined) return replayFile(file as string, workflows, options);
@@ -184,18 +168,21 @@ async function main(argv: readonly string[]): Promise<number> {
           from,
           setOutputs: values['set-output'] ?? [],
           wait: values.wait,
-          ...(values['job-id'] ? { forkJobId: values['job-id'] } : {}),
-          ...(values['workflow-version'] ? { version: values['workflow-version'] } : {}),
+          ...(values['job-id'] === undefined ? {} : { forkJobId: values['job-id'] }),
+          ...(values['workflow-version'] === undefined ? {} : { version: values['workflow-version'] }),
         }),
       );
     }
     case 'history': {
       const target = need(positionals[0], 'a job id');
-      const { showHistory } = await import('./cli/history.ts');
+      const [{ EVENT_TYPES }, { showHistory }] = await Promise.all([import('@ratchet/protocol'), import('./cli/history.ts')]);
+      const type = values.type;
+      if (type !== undefined && !(EVENT_TYPES as readonly string[]).includes(type))
+        throw new UsageError(`--type ${type} is not an event type (the types: ${EVENT_TYPES.join(', ')})`);
       return withEngine((engine) =>
         showHistory(engine, target, values.json, {
           ...(values.step === undefined ? {} : { step: values.step }),
-          ...(values.type === undefined ? {} : { type: values.type }),
+          ...(type === undefined ? {} : { type }),
         }),
       );
     }
@@ -204,12 +191,13 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'state':
     case 'export': {
       const target = need(positionals[0], command === 'start' ? 'a workflow name' : 'a job id');
+      const at = values.at === undefined ? undefined : integerOption(values.at, '--at', 1);
       const { exportJob, showState, showStatus, startJob } = await import('./cli/jobs.ts');
       return withEngine((engine) => {
         if (command === 'start')
           return startJob(engine, { workflow: target, input: values.input, jobId: values['job-id'], wait: values.wait });
         if (command === 'status') return showStatus(engine, target, values.json);
-        if (command === 'state') return showState(engine, target, values.at === undefined ? undefined : positiveInteger(values.at, '--at'));
+        if (command === 'state') return showState(engine, target, at);
         return exportJob(engine, target);
       });
     }
@@ -218,19 +206,18 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-class UsageError extends Error {}
+/** The most concurrent jobs `ratchet worker --concurrency` takes. */
+const MAX_CONCURRENCY = 10_000;
+/** The longest a Node timer waits (ms): the most `--ack-wait` takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function positiveInteger(text: string, option: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${option} must be a positive integer, got "${text}"`);
-  return value;
-}
-
-function portNumber(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value > 65535)
-    throw new UsageError(`--http-port must be a port from 0 to 65535, got "${text}"`);
-  return value;
+/** Runs `parse`; an error it throws about its input is a usage error. */
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -138,6 +138,9 @@ export function parseCommand(value: unknown): EngineCommand {
   return command as unknown as EngineCommand;
 }
 
+/** Every event type, in the order of the union (keys of a record over the union: a new type must be added). */
+export const EVENT_TYPES: readonly JobEvent['type'][] = Object.keys(EVENTS) as JobEvent['type'][];
+
 /** Checks that `value` is a job event; throws {@link InvalidMessageError} naming the problem. */
 export function parseEvent(value: unknown, label = 'event'): JobEvent {
   return checkTyped(value, EVENTS, label) as unknown as JobEvent;

@@ -360,6 +360,17 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
       'would break: cli-waiter-1: at position 0 the log has step("prepare") but the code calls step("announce")',
     );
     expect(changed.stdout).toContain('1 would break');
+
+    // --sample n replays n of the running jobs (it works in batches of 16, and replayed a whole one).
+    expect((await ratchet(['start', 'waiter', '--input', '{}', '--job-id', 'cli-waiter-2'], env)).code).toBe(0);
+    for (let i = 0; i < 40 && !(await ratchet(['history', 'cli-waiter-2'], env)).stdout.includes('TimerStarted'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const all = await ratchet(['verify', '--workflows', join(root, 'tests/fixtures/cli-workflows.ts')], env);
+    expect(all.stdout).toMatch(/^2 running jobs replayed in .*: all deterministic/m);
+    const sampled = await ratchet(['verify', '--workflows', join(root, 'tests/fixtures/cli-workflows.ts'), '--sample', '1'], env);
+    expect(sampled.code).toBe(0);
+    expect(sampled.stdout).toMatch(/^1 running job replayed in .*: all deterministic/m);
   });
 
   it('lets an operator trip, list and reset a breaker', async () => {

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CommandReplies, decode, type EngineCommand, encode, type Reply, subjectsFor } from '@ratchet/protocol';
 import { EngineClient, EngineError } from '@ratchet/sdk';
+import { DataDirInUseError, type DataDirLock, lockDataDir, lockHolder } from './data-dir-lock.ts';
 import { DEFAULT_NATS_URL } from './defaults.ts';
 
 /** What the job commands of the CLI need from an engine. */
@@ -22,7 +23,9 @@ export const DEV_ENDPOINT_FILE = 'dev.json';
 /**
  * Without a NATS URL: connects to a running `ratchet dev` (found through `<dataDir>/dev.json`),
  * or, when none runs, opens its log in `<dataDir>` directly (a job started that way runs when
- * `ratchet dev` next starts). With one: the engine behind NATS.
+ * `ratchet dev` next starts), holding the data dir's lock while it has it open; while another
+ * live process holds that lock (a dev still starting, another command), waits for it, never
+ * opening the log under it. Neither: the default NATS. With a NATS URL: the engine behind it.
  */
 export async function connectToEngine(options: {
   natsUrl: string | undefined;
@@ -30,18 +33,57 @@ export async function connectToEngine(options: {
   prefix: string;
   /** The access token of a `ratchet dev` that listens beyond loopback (RATCHET_API_TOKEN). */
   apiToken?: string | undefined;
+  /** What the data dir's lock names as its holder while the log is open here. @default 'ratchet' */
+  command?: string;
+  /** How long to wait for another process that holds the data dir's lock. @default 10000 */
+  lockWaitMs?: number;
 }): Promise<EngineConnection> {
   if (!options.natsUrl) {
-    const dev = await readDevEndpoint(options.dataDir);
-    if (dev) return httpConnection(dev.port, options.apiToken);
     const pgdata = join(options.dataDir, 'pgdata');
-    if (existsSync(pgdata)) return localConnection(pgdata);
+    const deadline = Date.now() + (options.lockWaitMs ?? 10_000);
+    for (;;) {
+      const dev = await readDevEndpoint(options.dataDir);
+      if (dev) return httpConnection(dev.port, options.apiToken);
+      if (existsSync(pgdata)) {
+        try {
+          return await localConnection(pgdata, await lockDataDir(options.dataDir, options.command ?? 'ratchet'));
+        } catch (error) {
+          if (!(error instanceof DataDirInUseError) || Date.now() > deadline) throw error;
+        }
+      } else {
+        // A first `ratchet dev` creating the log: wait for its dev.json.
+        const holder = await lockHolder(options.dataDir);
+        if (holder === undefined) break;
+        if (Date.now() > deadline) throw new DataDirInUseError(options.dataDir, holder);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
   // Imported here, not above: a command pays only for the way it reaches the engine.
-  const { NatsTransport } = await import('@ratchet/sdk/transport');
-  const transport = await NatsTransport.connect({ servers: options.natsUrl ?? DEFAULT_NATS_URL, name: 'ratchet-cli' });
+  const { NatsTransport, TransportError } = await import('@ratchet/sdk/transport');
+  const servers = options.natsUrl || DEFAULT_NATS_URL;
+  // Without NATS_URL the default NATS is only a guess: say what was tried when it has no engine.
+  const tried = (what: string) =>
+    `no engine answered: no \`ratchet dev\` is running in ${options.dataDir} and NATS_URL is not set (${what})`;
+  let transport: Awaited<ReturnType<typeof NatsTransport.connect>>;
+  try {
+    transport = await NatsTransport.connect({ servers, name: 'ratchet-cli' });
+  } catch (error) {
+    if (options.natsUrl) throw error;
+    throw new Error(tried((error as Error).message), { cause: error });
+  }
   const engine = new EngineClient({ transport, subjects: subjectsFor(options.prefix) });
-  return { send: (command) => engine.send(command), close: () => transport.close() };
+  return {
+    async send(command) {
+      try {
+        return await engine.send(command);
+      } catch (error) {
+        if (options.natsUrl || !(error instanceof TransportError) || error.code !== 'no-responders') throw error;
+        throw new Error(tried(`${servers} has no engine with prefix ${options.prefix}`), { cause: error });
+      }
+    },
+    close: () => transport.close(),
+  };
 }
 
 async function readDevEndpoint(dataDir: string): Promise<DevEndpoint | undefined> {
@@ -75,8 +117,20 @@ function httpConnection(port: number, apiToken: string | undefined): EngineConne
   };
 }
 
-/** The dev log opened in this process: an engine that is not started, used for its commands only. */
-async function localConnection(pgdata: string): Promise<EngineConnection> {
+/**
+ * The dev log opened in this process: an engine that is not started, used for its commands only.
+ * Holds `lock` until closed (released here if the log cannot be opened).
+ */
+async function localConnection(pgdata: string, lock: DataDirLock): Promise<EngineConnection> {
+  try {
+    return await openLocal(pgdata, lock);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function openLocal(pgdata: string, lock: DataDirLock): Promise<EngineConnection> {
   const [{ Engine }, { MemoryTransport }, { PgliteEventStore }, { pino }] = await Promise.all([
     import('@ratchet/engine'),
     import('@ratchet/sdk/transport'),
@@ -84,7 +138,12 @@ async function localConnection(pgdata: string): Promise<EngineConnection> {
     import('pino'),
   ]);
   const store = new PgliteEventStore({ dataDir: pgdata });
-  await store.migrate();
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
   const transport = new MemoryTransport();
   const engine = new Engine({ store, transport, logger: pino({ level: 'silent' }) });
   await transport.ensureTaskQueue({ stream: 'RATCHET_TASKS', subject: 'ratchet.tasks.advance' });
@@ -96,8 +155,12 @@ async function localConnection(pgdata: string): Promise<EngineConnection> {
       return reply.value;
     },
     async close() {
-      await transport.close();
-      await store.close();
+      try {
+        await transport.close();
+        await store.close();
+      } finally {
+        await lock.release();
+      }
     },
   };
 }

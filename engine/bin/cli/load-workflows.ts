@@ -25,9 +25,21 @@ export interface WorkflowModule {
 /** Imports a module and collects every exported workflow definition (and `main`, if exported). */
 export async function loadWorkflows(path: string): Promise<WorkflowModule> {
   const module = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
-  const workflows = Object.values(module).filter(isWorkflow);
+  // One workflow may be exported under several names (`export default hello` beside
+  // `export const hello`): it counts once. Two different ones with one name are a mistake.
+  const exportedAs = new Map<Workflow<never, unknown>, string[]>();
+  for (const [key, value] of Object.entries(module)) if (isWorkflow(value)) exportedAs.set(value, [...(exportedAs.get(value) ?? []), key]);
+  const workflows = [...exportedAs.keys()];
+  for (const [i, workflow] of workflows.entries()) {
+    const other = workflows.slice(i + 1).find((w) => w.name === workflow.name);
+    if (other) {
+      throw new Error(
+        `${path} exports two different workflows named "${workflow.name}" (exported as ${exportedAs.get(workflow)?.join(', ')} and as ${exportedAs.get(other)?.join(', ')}): give each its own name`,
+      );
+    }
+  }
   if (workflows.length === 0) throw new Error(`${path} exports no workflow (export the result of defineWorkflow)`);
-  const breakers = Object.values(module).filter(isBreaker);
+  const breakers = [...new Set(Object.values(module).filter(isBreaker))];
   const main = typeof module.main === 'function' ? (module.main as WorkflowModule['main']) : undefined;
   return main ? { workflows, breakers, main } : { workflows, breakers };
 }

@@ -4,6 +4,7 @@ import { readWholeHistory } from '@ratchet/sdk';
 import { replayHistory } from '@ratchet/worker';
 import type { EngineConnection } from './engine-connection.ts';
 import { loadWorkflows } from './load-workflows.ts';
+import { UsageError } from './usage-error.ts';
 
 export interface ReplayOptions {
   /** Replay only the events up to this seq. */
@@ -99,7 +100,10 @@ async function openInspector(port: number): Promise<{ close(): void }> {
   const url = inspector.url() as string;
   process.stderr.write(
     `ratchet replay: waiting for a debugger at ${url}\n` +
-      `  (Chrome: chrome://inspect, or devtools://devtools/bundled/js_app.html?v8only=true&ws=${url.slice('ws://'.length)})\n`,
+      `  (Chrome: open devtools://devtools/bundled/js_app.html?v8only=true&ws=${url.slice('ws://'.length)}${
+        // chrome://inspect scans only the ports it is told (9229 by default), never a random one.
+        port === 9229 ? ', or chrome://inspect' : '; chrome://inspect finds it only with --inspect-port 9229'
+      })\n`,
   );
   inspector.waitForDebugger();
   return { close: () => inspector.close() };
@@ -117,6 +121,12 @@ export async function verifyJobs(
 ): Promise<number> {
   const { workflows } = await loadWorkflows(workflowsPath);
   const byName = new Map(workflows.map((w) => [w.name, w]));
+  // A misspelt name would find no running job and pass the gate.
+  if (options.workflow !== undefined && !byName.has(options.workflow)) {
+    throw new UsageError(
+      `--workflow ${options.workflow}: ${workflowsPath} has no such workflow (it has: ${[...byName.keys()].sort().join(', ')})`,
+    );
+  }
   const started = performance.now();
   const broken: string[] = [];
   let checked = 0;
@@ -143,7 +153,7 @@ export async function verifyJobs(
     if (jobIds.length === 0) break;
     // A few at a time: each is a history read and a replay.
     for (let i = 0; i < jobIds.length; i += 16) {
-      const batch = jobIds.slice(i, i + 16);
+      const batch = jobIds.slice(i, i + Math.min(16, (options.sample ?? Number.POSITIVE_INFINITY) - checked));
       for (const problem of await Promise.all(batch.map(check))) if (problem) broken.push(problem);
       checked += batch.length;
       if (options.sample !== undefined && checked >= options.sample) break pages;
