@@ -7,9 +7,14 @@ import { connectToEngine } from '../../engine/bin/cli/engine-connection.ts';
 import { historyOutput } from '../../engine/bin/cli/history.ts';
 import { deleteStreams, ratchet, ratchetBin, type TestDatabase, testDatabase, testNats } from '../harness/index.ts';
 
-// `ratchet history` of a 10,000-event job answers in under 200 ms from real Postgres. In this
-// group (tests/speed), the file runs alone: beside another test file on two cores, the same
-// read took 230 ms instead of 160.
+// `ratchet history` of a 10,000-event job answers in under 200 ms from real Postgres.
+
+/**
+ * Timed runs of the in-process part, after a warm-up. The fastest is what the work costs: other
+ * work on the machine (Postgres' own, other processes) only ever adds to a run. On this 2-core
+ * box the same read took 150 to 270 ms a run within one minute.
+ */
+const IN_PROCESS_RUNS = 10;
 describe('ratchet history against a ratchet engine on real Postgres and NATS', () => {
   let database: TestDatabase;
   let env: Record<string, string>;
@@ -84,7 +89,7 @@ describe('ratchet history against a ratchet engine on real Postgres and NATS', (
     // The in-process part: connect, read every page from the engine, render. A first run warms
     // this process's code up (a CLI process runs it cold, which the whole command above shows).
     const timings: number[] = [];
-    for (let run = 0; run < 6; run++) {
+    for (let run = 0; run <= IN_PROCESS_RUNS; run++) {
       const begin = performance.now();
       const engine = await connectToEngine({ natsUrl: env.NATS_URL, dataDir: '.ratchet', prefix: env.RATCHET_PREFIX as string });
       try {
@@ -96,10 +101,10 @@ describe('ratchet history against a ratchet engine on real Postgres and NATS', (
       }
       if (run > 0) timings.push(performance.now() - begin);
     }
-    // The fastest of the runs: what the work costs. Others running on the machine (other test
-    // files run in parallel) only ever add to a run's time, and the median shows how much.
+    // The fastest of the runs: what the work costs (see IN_PROCESS_RUNS); the median shows how
+    // much the rest of the machine added.
     const sorted = [...timings].sort((a, b) => a - b);
-    const [fastest, median] = [sorted[0] as number, sorted[2] as number];
+    const [fastest, median] = [sorted[0] as number, sorted[Math.floor(sorted.length / 2)] as number];
     process.stderr.write(
       `ratchet history of 10,000 events: whole command ${wholeMs.toFixed(0)} ms (then ${againMs.map((t) => t.toFixed(0)).join(', ')} ms); in-process ${timings.map((t) => t.toFixed(0)).join(', ')} ms (fastest ${fastest.toFixed(0)}, median ${median.toFixed(0)})\n`,
     );

@@ -1,11 +1,13 @@
 import { Engine, HttpServer } from '@ratchet/engine';
-import { encode, type JobEvent, resolveRetryPolicy } from '@ratchet/protocol';
+import { encode, foldEvents, type JobEvent, resolveRetryPolicy } from '@ratchet/protocol';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quietLogger, type Stack, startStack } from '../harness/index.ts';
 
 const JOBS = 100_000;
 const BIG_JOB_EVENTS = 10_000;
+/** Where the job's snapshot is: as old as the engine's snapshot taker (every 1,000 events) leaves one. */
+const SNAPSHOT_SEQ = BIG_JOB_EVENTS - 999;
 const RUNS = 7;
 /** The bound on the median of each call (the job list page, the job page of a 10,000-event job). */
 const BOUND_MS = 200;
@@ -181,35 +183,43 @@ describe('HTTP API speed on real Postgres: 100,000 jobs and a job of 10,000 even
   });
 
   it('answers the job page of a 10,000-event job in under 200 ms', async () => {
-    // A first read folds the job's whole log from Postgres. Each run asks an engine that has not
-    // cached the job (a fresh one on the same store; serving commands needs no start()).
-    const coldRuns: number[] = [];
-    let coldText = '';
-    for (let i = 0; i < 5; i++) {
-      const fresh = new HttpServer({
-        engine: new Engine({ store: stack.store, transport: stack.transport, prefix: `${stack.prefix}cold`, logger: quietLogger() }),
-        store: stack.store,
-      });
-      const freshBase = `http://127.0.0.1:${await fresh.listen(0)}`;
-      try {
-        const started = performance.now();
-        coldText = await (await fetch(`${freshBase}/api/jobs/long-job`)).text();
-        coldRuns.push(performance.now() - started);
-      } finally {
-        await fresh.close();
+    // A first read by an engine that has not cached the job (a fresh one on the same store;
+    // serving commands needs no start()) reads the latest snapshot and folds the log's tail.
+    const cold = async (call: string) => {
+      const runs: number[] = [];
+      let text = '';
+      for (let i = 0; i < 5; i++) {
+        const fresh = new HttpServer({
+          engine: new Engine({ store: stack.store, transport: stack.transport, prefix: `${stack.prefix}cold`, logger: quietLogger() }),
+          store: stack.store,
+        });
+        const freshBase = `http://127.0.0.1:${await fresh.listen(0)}`;
+        try {
+          const started = performance.now();
+          text = await (await fetch(`${freshBase}/api/jobs/long-job`)).text();
+          runs.push(performance.now() - started);
+        } finally {
+          await fresh.close();
+        }
       }
-    }
-    const coldMedian = [...coldRuns].sort((a, b) => a - b)[2] as number;
-    results.push({
-      call: 'GET /api/jobs/long-job, uncached (Postgres + fold)',
-      median: coldMedian,
-      runs: coldRuns,
-      bytes: Buffer.byteLength(coldText),
-    });
-    const coldBody = JSON.parse(coldText) as { job: { lastSeq: number; status: string }; state: { journal: unknown[] } };
-    expect(coldBody.job).toMatchObject({ lastSeq: BIG_JOB_EVENTS, status: 'running' });
-    expect(coldBody.state.journal).toHaveLength(5000);
-    expect(coldMedian, `uncached job page: ${coldRuns.map((ms) => ms.toFixed(1)).join(', ')} ms`).toBeLessThan(BOUND_MS);
+      const median = [...runs].sort((a, b) => a - b)[2] as number;
+      results.push({ call, median, runs, bytes: Buffer.byteLength(text) });
+      const body = JSON.parse(text) as { job: { lastSeq: number; status: string }; state: { journal: unknown[] } };
+      expect(body.job).toMatchObject({ lastSeq: BIG_JOB_EVENTS, status: 'running' });
+      expect(body.state.journal).toHaveLength(5000);
+      return { median, runs };
+    };
+    // Written straight to the store, the log has no snapshot yet: the whole of it is read and
+    // folded. Reported, not asserted: an engine writing these events would have taken snapshots.
+    await cold('GET /api/jobs/long-job, uncached, no snapshot (read + fold all)');
+    // The snapshot the engine's snapshot taker leaves at the latest on the last 1,000 events
+    // (every 1,000 appended), here at its oldest: 999 events of tail to read and fold.
+    const recorded = bigJobEvents()
+      .slice(0, SNAPSHOT_SEQ)
+      .map((event, i) => ({ seq: i + 1, recordedAt: T0 + i * 5, event }));
+    await stack.store.writeSnapshot(foldEvents('long-job', recorded));
+    const { median, runs } = await cold(`GET /api/jobs/long-job, uncached (snapshot at ${SNAPSHOT_SEQ} + tail)`);
+    expect(median, `uncached job page: ${runs.map((ms) => ms.toFixed(1)).join(', ')} ms`).toBeLessThan(BOUND_MS);
 
     await measure('GET /api/jobs/long-job (job + folded state)', '/api/jobs/long-job');
     await measure('GET /api/jobs/long-job/events (first 500)', '/api/jobs/long-job/events');
