@@ -13,6 +13,7 @@ import {
   type JobState,
   parseCommand,
   REAL_TIMERS,
+  type ReadHistory,
   type ReleaseJob,
   type Reply,
   type Subjects,
@@ -28,7 +29,7 @@ import { Dispatcher } from './dispatcher.ts';
 import type { EngineOptions, JobChange } from './engine-options.ts';
 import { forkJob } from './fork-job.ts';
 import { GroupCommit } from './group-commit.ts';
-import { HISTORY_PAGE_BYTES, HISTORY_PAGE_EVENTS, historyPage } from './history-page.ts';
+import { encodeHistoryPage, HISTORY_PAGE_BYTES, HISTORY_PAGE_EVENTS } from './history-page.ts';
 import { JobCache } from './job-cache.ts';
 import { expectRunning, isHeld, needsWake } from './job-conditions.ts';
 import { JobControl } from './job-control.ts';
@@ -71,8 +72,6 @@ export class Engine {
   readonly #appends: WorkerAppends;
   #breakerRefresh: NodeJS.Timeout | undefined;
   readonly #subscriptions: Subscription[] = [];
-  /** Reply values already encoded while they were made (measured history pages), by value. */
-  readonly #encoded = new WeakMap<object, Uint8Array>();
   /** Commands being carried out for the transport: `stop()` lets them finish before the store closes. */
   readonly #serving = new Set<Promise<unknown>>();
   readonly #observer: ((change: JobChange) => void) | undefined;
@@ -196,17 +195,8 @@ export class Engine {
       case 'AppendEvents':
         return this.#appends.append(command);
       case 'ReadHistory': {
-        if (command.asState === true && command.afterSeq === 0) {
-          const state = await this.#existing(command.jobId);
-          const reply = { job: summarize(state), state, events: [] };
-          // A state too large for one reply goes as pages of events, which the reader follows.
-          if (encode(reply).byteLength <= HISTORY_PAGE_BYTES) return reply;
-        }
-        const { state, events, complete } = await this.#writer.history(command.jobId, command.afterSeq, HISTORY_PAGE_EVENTS);
-        if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${command.jobId}`);
-        const { reply, bytes } = historyPage(summarize(state), events, complete);
-        if (bytes) this.#encoded.set(reply, bytes);
-        return reply;
+        const reply = await this.#readHistory(command);
+        return reply instanceof Uint8Array ? decode(reply) : reply;
       }
       case 'GetJob':
         return summarize(await this.#existing(command.jobId));
@@ -247,6 +237,22 @@ export class Engine {
     }
   }
 
+  /**
+   * A history read: with `asState` from the start, the job's folded state when it fits one reply;
+   * otherwise a page of events, as MessagePack built from their stored bytes.
+   */
+  async #readHistory(command: ReadHistory): Promise<unknown> {
+    if (command.asState === true && command.afterSeq === 0) {
+      const state = await this.#existing(command.jobId);
+      const reply = { job: summarize(state), state, events: [] };
+      // A state too large for one reply goes as pages of events, which the reader follows.
+      if (encode(reply).byteLength <= HISTORY_PAGE_BYTES) return reply;
+    }
+    const { state, events, complete } = await this.#writer.encodedHistory(command.jobId, command.afterSeq, HISTORY_PAGE_EVENTS);
+    if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${command.jobId}`);
+    return encodeHistoryPage(summarize(state), events, complete);
+  }
+
   /** Decodes, validates and carries out a command; always answers with an encoded reply envelope. */
   async handleCommand(payload: Uint8Array): Promise<Uint8Array> {
     let reply: Reply<unknown>;
@@ -257,10 +263,15 @@ export class Engine {
           `command of ${payload.byteLength} bytes exceeds the limit of ${this.#maxPayloadBytes} bytes`,
         );
       }
-      const value = await this.execute(parseCommand(decode(payload)));
-      const bytes = typeof value === 'object' && value !== null ? this.#encoded.get(value) : undefined;
-      if (bytes) return encodeOkReply(bytes);
-      reply = { ok: true, value };
+      const command = parseCommand(decode(payload));
+      if (command.type === 'ReadHistory') {
+        const value = await this.#readHistory(command);
+        // A page of events comes encoded from their stored bytes: it goes out as it is.
+        if (value instanceof Uint8Array) return encodeOkReply(value);
+        reply = { ok: true, value };
+      } else {
+        reply = { ok: true, value: await this.execute(command) };
+      }
     } catch (error) {
       const failure = toFailure(error);
       if (!(error instanceof Refusal)) this.#logger.warn({ err: error }, 'command refused');

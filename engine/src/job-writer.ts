@@ -1,4 +1,5 @@
 import {
+  decode,
   emptyJobState,
   foldEvents,
   IllegalTransitionError,
@@ -9,7 +10,7 @@ import {
   type RecordedEvent,
   type TimerState,
 } from '@ratchet/protocol';
-import type { EventStore } from '@ratchet/store';
+import type { EncodedEvent, EventStore } from '@ratchet/store';
 import type { GroupCommit } from './group-commit.ts';
 import { JobCache } from './job-cache.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
@@ -170,11 +171,24 @@ export class JobWriter {
    * the fold up to the last event read, and more events follow). Reading a long log page by page
    * reads each event once: a page's fold is kept for the next.
    */
-  history(
+  async history(
     jobId: string,
     afterSeq: number,
     limit?: number,
   ): Promise<{ state: JobState; events: readonly RecordedEvent[]; complete: boolean }> {
+    const page = await this.encodedHistory(jobId, afterSeq, limit);
+    return { ...page, events: decodeEvents(page.events) };
+  }
+
+  /**
+   * {@link history} with the events as the log stores them, for a reply that passes them on:
+   * only those the fold needs (the ones the cache lacks) are decoded.
+   */
+  encodedHistory(
+    jobId: string,
+    afterSeq: number,
+    limit?: number,
+  ): Promise<{ state: JobState; events: readonly EncodedEvent[]; complete: boolean }> {
     return this.#locks.run(jobId, async () => {
       // The fold to go on from: the job's state, or the prefix a previous page of a long history
       // left behind (kept apart, so that no write ever judges on a prefix of the log).
@@ -182,11 +196,11 @@ export class JobWriter {
       const from = cached ? Math.min(afterSeq, cached.lastSeq) : 0;
       const want = limit === undefined ? undefined : afterSeq - from + limit;
       // One event more than asked for says whether the log goes on.
-      const all = await this.#store.read(jobId, from, want === undefined ? undefined : want + 1);
+      const all = await this.#store.readEncoded(jobId, from, want === undefined ? undefined : want + 1);
       const complete = want === undefined || all.length <= want;
       const read = complete ? all : all.slice(0, want);
       const known = cached?.lastSeq ?? 0;
-      const state = foldEvents(jobId, from === known ? read : read.filter((e) => e.seq > known), cached);
+      const state = foldEvents(jobId, decodeEvents(from === known ? read : read.filter((e) => e.seq > known)), cached);
       if (state.status !== 'new' && complete) {
         this.#cache.set(jobId, state);
         this.#pages.delete(jobId);
@@ -231,4 +245,8 @@ function timerChanges(
   const added = Object.values(after).filter((timer) => before[timer.timerId] === undefined);
   const removed = Object.keys(before).filter((timerId) => after[timerId] === undefined);
   return { added, removed };
+}
+
+function decodeEvents(events: readonly EncodedEvent[]): RecordedEvent[] {
+  return events.map((e) => ({ seq: e.seq, recordedAt: e.recordedAt, event: decode(e.data) as JobEvent }));
 }

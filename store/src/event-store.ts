@@ -18,6 +18,8 @@ export interface EventStore {
   append(requests: readonly AppendRequest[]): Promise<readonly AppendResult[]>;
   /** Events of `jobId` with seq > `afterSeq`, in order, at most `limit` of them (empty for an unknown job). */
   read(jobId: string, afterSeq?: number, limit?: number): Promise<readonly RecordedEvent[]>;
+  /** `read`, with each event as stored (MessagePack), for passing on without decoding it. */
+  readEncoded(jobId: string, afterSeq?: number, limit?: number): Promise<readonly EncodedEvent[]>;
   /**
    * The job's latest snapshot of JobState (if one of the current `JOB_STATE_FORMAT` is stored)
    * and the events after it, in one read: folding `events` onto `snapshot` gives the state.
@@ -92,4 +94,11 @@ export interface DueTimer {
   readonly jobId: string;
   readonly timerId: string;
   readonly fireAt: number;
+}
+
+/** An event as the log stores it: `data` is its MessagePack encoding (protocol `encode`). */
+export interface EncodedEvent {
+  readonly seq: number;
+  readonly recordedAt: number;
+  readonly data: Uint8Array;
 }

@@ -10,7 +10,7 @@ import {
 } from '@ratchet/protocol';
 import { CompiledQuery, type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from './database.ts';
-import type { AppendRequest, AppendResult, DueTimer, EventStore, JobRow, LatestRead } from './event-store.ts';
+import type { AppendRequest, AppendResult, DueTimer, EncodedEvent, EventStore, JobRow, LatestRead } from './event-store.ts';
 import { type JobListQuery, jobIdPrefixProblem, listJobsStatement, PREFIX_SORT_LIMIT, prefixProbeStatement } from './list-jobs.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { OperationGate } from './operation-gate.ts';
@@ -192,14 +192,19 @@ export class KyselyEventStore implements EventStore {
     return compiled.sql;
   }
 
-  read(jobId: string, afterSeq = 0, limit?: number): Promise<readonly RecordedEvent[]> {
+  async read(jobId: string, afterSeq = 0, limit?: number): Promise<readonly RecordedEvent[]> {
+    const rows = await this.readEncoded(jobId, afterSeq, limit);
+    return rows.map((row) => ({ seq: row.seq, recordedAt: row.recordedAt, event: decode(row.data) as JobEvent }));
+  }
+
+  readEncoded(jobId: string, afterSeq = 0, limit?: number): Promise<readonly EncodedEvent[]> {
     return this.#gate.run(async () => {
       // Seqs are dense: a page is a range of seqs, which the primary key serves without a sort.
       const until = limit === undefined ? sql`` : sql` and seq <= ${afterSeq + limit}::int4`;
       const { rows } = await sql<{ seq: number; data: Uint8Array; recorded_at: number }>`
         select seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${this.#tables.jobEvents}
         where job_id = ${jobId} and seq > ${afterSeq}::int4${until} order by seq`.execute(this.#db);
-      return rows.map((row) => ({ seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as JobEvent }));
+      return rows.map((row) => ({ seq: row.seq, recordedAt: row.recorded_at, data: row.data }));
     });
   }
 
