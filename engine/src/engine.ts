@@ -194,10 +194,8 @@ export class Engine {
         return this.#starts.start(command);
       case 'AppendEvents':
         return this.#appends.append(command);
-      case 'ReadHistory': {
-        const reply = await this.#readHistory(command);
-        return reply instanceof Uint8Array ? decode(reply) : reply;
-      }
+      case 'ReadHistory':
+        return decode(await this.#readHistory(command));
       case 'GetJob':
         return summarize(await this.#existing(command.jobId));
       case 'ClaimJob':
@@ -238,15 +236,16 @@ export class Engine {
   }
 
   /**
-   * A history read: with `asState` from the start, the job's folded state when it fits one reply;
-   * otherwise a page of events, as MessagePack built from their stored bytes.
+   * A history read, as the reply's MessagePack (measured, so never encoded twice): with `asState`
+   * from the start, the job's folded state when it fits one reply; otherwise a page of events,
+   * built from their stored bytes.
    */
-  async #readHistory(command: ReadHistory): Promise<unknown> {
+  async #readHistory(command: ReadHistory): Promise<Uint8Array> {
     if (command.asState === true && command.afterSeq === 0) {
       const state = await this.#existing(command.jobId);
-      const reply = { job: summarize(state), state, events: [] };
+      const reply = encode({ job: summarize(state), state, events: [] });
       // A state too large for one reply goes as pages of events, which the reader follows.
-      if (encode(reply).byteLength <= HISTORY_PAGE_BYTES) return reply;
+      if (reply.byteLength <= HISTORY_PAGE_BYTES) return reply;
     }
     const { state, events, complete } = await this.#writer.encodedHistory(command.jobId, command.afterSeq, HISTORY_PAGE_EVENTS);
     if (state.status === 'new') throw new Refusal('JobNotFoundError', `no job ${command.jobId}`);
@@ -264,14 +263,9 @@ export class Engine {
         );
       }
       const command = parseCommand(decode(payload));
-      if (command.type === 'ReadHistory') {
-        const value = await this.#readHistory(command);
-        // A page of events comes encoded from their stored bytes: it goes out as it is.
-        if (value instanceof Uint8Array) return encodeOkReply(value);
-        reply = { ok: true, value };
-      } else {
-        reply = { ok: true, value: await this.execute(command) };
-      }
+      // A history read comes encoded already: it goes out as it is.
+      if (command.type === 'ReadHistory') return encodeOkReply(await this.#readHistory(command));
+      reply = { ok: true, value: await this.execute(command) };
     } catch (error) {
       const failure = toFailure(error);
       if (!(error instanceof Refusal)) this.#logger.warn({ err: error }, 'command refused');

@@ -19,7 +19,7 @@ const OK_REPLY_HEAD = packr.pack({ ok: true, value: null }).subarray(0, -1);
 
 /**
  * The reply envelope `{ ok: true, value }` around a value already encoded: what `encode` would
- * give, without encoding a large value (a history page, measured as it was cut) a second time.
+ * give, without encoding a value again that was encoded to be measured or built from stored bytes.
  */
 export function encodeOkReply(valueBytes: Uint8Array): Uint8Array {
   const bytes = new Uint8Array(OK_REPLY_HEAD.byteLength + valueBytes.byteLength);

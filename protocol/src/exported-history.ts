@@ -66,18 +66,18 @@ function untag(value: unknown, path: string): unknown {
     case '$bytes':
       if (typeof record.$bytes !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(record.$bytes)) bad('is not base64');
       return new Uint8Array(Buffer.from(record.$bytes as string, 'base64'));
-    case '$object': {
+    case '$object':
       if (typeof record.$object !== 'object' || record.$object === null || Array.isArray(record.$object)) bad('is not an object');
-      const out: Record<string, unknown> = {};
-      for (const [key, item] of Object.entries(record.$object as object)) out[key] = untag(item, `${path}.${key}`);
-      return out;
-    }
-    default: {
-      const out: Record<string, unknown> = {};
-      for (const [key, item] of Object.entries(record)) out[key] = untag(item, `${path}.${key}`);
-      return out;
-    }
+      return untagFields(record.$object as Record<string, unknown>, path);
+    default:
+      return untagFields(record, path);
   }
+}
+
+function untagFields(record: Record<string, unknown>, path: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(record)) out[key] = untag(item, `${path}.${key}`);
+  return out;
 }
 
 /**
