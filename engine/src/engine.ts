@@ -9,6 +9,7 @@ import {
   encodeOkReply,
   type IdFactory,
   INBOX_EVENTS,
+  InvalidMessageError,
   isFinished,
   type JobState,
   parseCommand,
@@ -194,6 +195,8 @@ export class Engine {
         return this.#starts.start(command);
       case 'AppendEvents':
         return this.#appends.append(command);
+      case 'AppendBatch':
+        return { results: await Promise.all(command.appends.map((append) => this.#settle(() => this.#appendOne(append)))) };
       case 'ReadHistory':
         return decode(await this.#readHistory(command));
       case 'GetJob':
@@ -265,13 +268,33 @@ export class Engine {
       const command = parseCommand(decode(payload));
       // A history read comes encoded already: it goes out as it is.
       if (command.type === 'ReadHistory') return encodeOkReply(await this.#readHistory(command));
-      reply = { ok: true, value: await this.execute(command) };
+      reply = await this.#settle(() => this.execute(command));
     } catch (error) {
-      const failure = toFailure(error);
-      if (!(error instanceof Refusal)) this.#logger.warn({ err: error }, 'command refused');
-      reply = { ok: false, error: { name: failure.name, message: failure.message } };
+      reply = this.#refused(error);
     }
     return encode(reply);
+  }
+
+  /** The reply envelope of what `run` resolves to or throws. */
+  async #settle(run: () => Promise<unknown>): Promise<Reply<unknown>> {
+    try {
+      return { ok: true, value: await run() };
+    } catch (error) {
+      return this.#refused(error);
+    }
+  }
+
+  #refused(error: unknown): Reply<unknown> {
+    const failure = toFailure(error);
+    if (!(error instanceof Refusal)) this.#logger.warn({ err: error }, 'command refused');
+    return { ok: false, error: { name: failure.name, message: failure.message } };
+  }
+
+  /** One append of a batch, checked on its own: a malformed one fails alone. */
+  #appendOne(append: unknown): Promise<unknown> {
+    const command = parseCommand(append);
+    if (command.type !== 'AppendEvents') throw new InvalidMessageError(`an AppendBatch holds only AppendEvents, not ${command.type}`);
+    return this.#appends.append(command);
   }
 
   /**

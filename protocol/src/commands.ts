@@ -7,6 +7,7 @@ import type { JobState, JobStatus } from './job-state.ts';
 export type EngineCommand =
   | StartJob
   | AppendEvents
+  | AppendBatch
   | ReadHistory
   | GetJob
   | ClaimJob
@@ -120,6 +121,16 @@ export interface AppendEvents {
   readonly expectedSeq: number;
   readonly epoch: number;
   readonly events: readonly JobEvent[];
+}
+
+/**
+ * Appends of several jobs in one message: a worker sends what its runs queued in one turn
+ * together. Each is checked and fenced on its own and gets its own reply (`AppendBatchReply`),
+ * as if it had been sent alone.
+ */
+export interface AppendBatch {
+  readonly type: 'AppendBatch';
+  readonly appends: readonly AppendEvents[];
 }
 
 /** Read a job's events after `afterSeq`. */
@@ -237,6 +248,11 @@ export interface AppendEventsReply {
   readonly inbox?: readonly RecordedEvent[];
 }
 
+/** One reply per append of an `AppendBatch`, in its order. */
+export interface AppendBatchReply {
+  readonly results: readonly Reply<AppendEventsReply>[];
+}
+
 export interface ReadHistoryReply {
   readonly job: JobSummary;
   /** Given for an `asState` read: the job's whole fold (then `events` is empty). */
@@ -255,6 +271,7 @@ export interface ClaimJobReply {
 export interface CommandReplies {
   readonly StartJob: StartJobReply;
   readonly AppendEvents: AppendEventsReply;
+  readonly AppendBatch: AppendBatchReply;
   readonly ReadHistory: ReadHistoryReply;
   readonly GetJob: JobSummary;
   readonly ClaimJob: ClaimJobReply;

@@ -18,6 +18,8 @@ export {
 export { assertEncodable, assertStorable, CodecError, decode, encode, encodeOkReply } from './codec.ts';
 export type {
   AcquireBreaker,
+  AppendBatch,
+  AppendBatchReply,
   AppendEvents,
   AppendEventsReply,
   BreakerAdmission,

@@ -31,6 +31,8 @@ const COMMANDS: Readonly<Record<EngineCommand['type'], Shape>> = {
     freshId: 'boolean?',
   },
   AppendEvents: { jobId: 'jobId', expectedSeq: 'count', epoch: 'count', events: 'array' },
+  // Its appends are parsed one by one when carried out, so that a bad one fails alone.
+  AppendBatch: { appends: 'array' },
   ReadHistory: { jobId: 'jobId', afterSeq: 'count', asState: 'boolean?' },
   GetJob: { jobId: 'jobId' },
   ClaimJob: { jobId: 'jobId', epoch: 'count', worker: 'text' },

@@ -1,8 +1,8 @@
-import type { JobEvent, RecordedEvent } from '@ratchet/protocol';
-import type { EngineClient } from '@ratchet/sdk';
+import type { AppendEvents, AppendEventsReply, JobEvent, RecordedEvent } from '@ratchet/protocol';
 
 export interface AppendQueueOptions {
-  readonly engine: EngineClient;
+  /** Sends one append to the engine (alone, or batched with other jobs'). */
+  readonly send: (command: AppendEvents) => Promise<AppendEventsReply>;
   readonly jobId: string;
   /** The epoch the run holds: the engine refuses appends from any other. */
   readonly epoch: number;
@@ -83,7 +83,7 @@ export class AppendQueue {
       while (this.#queue.length > 0) {
         if (this.#abortError !== undefined) throw this.#abortError;
         const events = this.#queue.splice(0);
-        const reply = await this.#o.engine.send({
+        const reply = await this.#o.send({
           type: 'AppendEvents',
           jobId: this.#o.jobId,
           expectedSeq: this.#seq,

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type AppendEvents,
+  type AppendEventsReply,
   assertStorable,
   foldEvents,
   INBOX_EVENTS,
@@ -56,6 +58,8 @@ export interface JobRunOptions {
   readonly replayOnly?: boolean;
   /** Breakers steps may name. */
   readonly breakers?: ReadonlyMap<string, Breaker>;
+  /** Sends an append (the worker's batches those of its runs). @default `engine.send` */
+  readonly sendAppend?: (command: AppendEvents) => Promise<AppendEventsReply>;
   /** Resolves at the next turn of the event loop (shared by the worker's runs). @default setImmediate */
   readonly nextTurn?: () => Promise<void>;
 }
@@ -89,7 +93,7 @@ export class JobRun {
     this.#jobId = options.state.jobId;
     const { state, clock } = options;
     this.#appends = new AppendQueue({
-      engine: options.engine,
+      send: options.sendAppend ?? ((command) => options.engine.send(command)),
       jobId: this.#jobId,
       epoch: state.epoch,
       lastSeq: state.lastSeq,

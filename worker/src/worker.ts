@@ -17,6 +17,7 @@ import {
 import { type Breaker, EngineClient, type Workflow } from '@ratchet/sdk';
 import type { Subscription, TaskConsumer, TaskDelivery, Transport } from '@ratchet/sdk/transport';
 import { type Logger, pino } from 'pino';
+import { AppendBatcher } from './append-batcher.ts';
 import { JobRun, type RunOutcome } from './job-run.ts';
 import { sharedNextTurn } from './next-turn.ts';
 import type { AroundAttempt } from './step-runner.ts';
@@ -118,6 +119,7 @@ export class Worker {
   readonly #running = new Map<string, { epoch: number; done: Promise<void> }>();
   readonly #shutdown = new AbortController();
   readonly #nextTurn = sharedNextTurn();
+  readonly #batcher: AppendBatcher;
   readonly #breakers: ReadonlyMap<string, Breaker>;
   /** Folded states of parked jobs, least recently used evicted first (a Map keeps insertion order). */
   readonly #states = new Map<string, JobState>();
@@ -132,6 +134,7 @@ export class Worker {
     this.#transport = options.transport;
     this.#subjects = subjectsFor(options.prefix);
     this.#engine = new EngineClient({ transport: options.transport, subjects: this.#subjects });
+    this.#batcher = new AppendBatcher(this.#engine);
     const workflows = new Map<string, Workflow<never, unknown>>();
     for (const workflow of options.workflows) {
       if (workflows.has(workflow.name)) throw new Error(`two workflows are named "${workflow.name}"`);
@@ -334,6 +337,7 @@ export class Worker {
         maxInProcessWaitMs: this.#maxInProcessWaitMs,
         signal: this.#shutdown.signal,
         nextTurn: this.#nextTurn,
+        sendAppend: (command) => this.#batcher.append(command),
         breakers: this.#breakers,
       });
       const outcome = await run.run();

@@ -1,0 +1,126 @@
+import { decode, type EngineCommand, subjectsFor } from '@ratchet/protocol';
+import { defineWorkflow, EngineClient } from '@ratchet/sdk';
+import type { Transport } from '@ratchet/sdk/transport';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STACK_KINDS, type Stack, startStack } from '../harness/index.ts';
+
+const tenSteps = defineWorkflow('batch-ten-steps', async (ctx) => {
+  let total = 0;
+  for (let i = 0; i < 10; i++) total += await ctx.step(`step-${i}`, () => i);
+  return total;
+});
+
+/** Steps whose outputs are large enough that a few jobs' appends outgrow the engine's limit together. */
+const bulky = defineWorkflow('batch-bulky', async (ctx, input: { tag: string }) => {
+  const first = await ctx.step('first', () => `${input.tag}:${'x'.repeat(6000)}`);
+  const second = await ctx.step('second', () => first.length);
+  return `${input.tag}:${second}`;
+});
+
+const parked = defineWorkflow('batch-parked', async (ctx) => {
+  await ctx.step('before', () => 'x');
+  await ctx.sleep('1h');
+  return 'woke';
+});
+
+/** The worker's requests to the engine, as sent: command type and size. */
+interface Sent {
+  readonly type: string;
+  readonly bytes: number;
+  readonly appends: number;
+}
+
+/** `transport` with every request recorded in `sent`. */
+function recording(transport: Transport, sent: Sent[]): Transport {
+  return new Proxy(transport, {
+    get(target, key) {
+      if (key === 'request') {
+        return (subject: string, payload: Uint8Array, options?: object) => {
+          const command = decode(payload) as EngineCommand;
+          const appends = command.type === 'AppendBatch' ? command.appends.length : command.type === 'AppendEvents' ? 1 : 0;
+          sent.push({ type: command.type, bytes: payload.byteLength, appends });
+          return target.request(subject, payload, options);
+        };
+      }
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+describe.each(STACK_KINDS)('append batches on %s', (kind) => {
+  let stack: Stack;
+  const sent: Sent[] = [];
+  beforeAll(async () => {
+    stack = await startStack(kind, { maxPayloadBytes: 20_000 });
+    await stack.startWorker([tenSteps, bulky, parked] as never, { transport: recording(stack.transport, sent), concurrency: 50 });
+  });
+  afterAll(() => stack.close());
+
+  it('sends the appends its jobs make in one turn as one message, and each job gets its own log', async () => {
+    sent.length = 0;
+    const jobs = await Promise.all(Array.from({ length: 20 }, () => stack.client.start(tenSteps, {})));
+    await expect(Promise.all(jobs.map((job) => job.result({ timeout: '20s' })))).resolves.toEqual(jobs.map(() => 45));
+    const appendMessages = sent.filter((s) => s.appends > 0);
+    const appends = appendMessages.reduce((sum, s) => sum + s.appends, 0);
+    // 11 appends a job: the first start, nine completion + start pairs, the last completion with the job's end.
+    expect(appends).toBe(20 * 11);
+    expect(appendMessages.some((s) => s.type === 'AppendBatch')).toBe(true);
+    expect(appendMessages.length).toBeLessThan(appends);
+    for (const job of jobs) {
+      const types = (await stack.store.read(job.jobId)).map((e) => e.event.type);
+      expect(types).toEqual([
+        'JobStarted',
+        'StepStarted',
+        ...Array.from({ length: 9 }, () => ['StepCompleted', 'StepStarted']).flat(),
+        'StepCompleted',
+        'JobCompleted',
+      ]);
+    }
+  });
+
+  it('sends the appends of a batch too large for the engine one by one, losing none', async () => {
+    sent.length = 0;
+    const tags = Array.from({ length: 8 }, (_, i) => `job${i}`);
+    const jobs = await Promise.all(tags.map((tag) => stack.client.start(bulky, { tag })));
+    await expect(Promise.all(jobs.map((job) => job.result({ timeout: '20s' })))).resolves.toEqual(tags.map((tag) => `${tag}:6005`));
+    // At least one batch outgrew the engine's 20,000 bytes and was refused as a whole.
+    expect(sent.some((s) => s.type === 'AppendBatch' && s.bytes > 20_000)).toBe(true);
+    for (const [i, job] of jobs.entries()) {
+      const completed = (await stack.store.read(job.jobId)).filter((e) => e.event.type === 'StepCompleted');
+      expect(completed.map((e) => (e.event as { output: unknown }).output)).toEqual([`job${i}:${'x'.repeat(6000)}`, 6005]);
+    }
+  });
+
+  it('carries out each append of a batch on its own: a stale or malformed one fails alone', async () => {
+    const engine = new EngineClient({ transport: stack.transport, subjects: subjectsFor(stack.prefix) });
+    const [a, b] = await Promise.all([stack.client.start(parked, {}), stack.client.start(parked, {})]);
+    for (const job of [a, b]) {
+      await expect.poll(async () => (await stack.store.read(job.jobId)).at(-1)?.event.type, { timeout: 10_000 }).toBe('TimerStarted');
+    }
+    // The test takes both jobs over, as a worker would after a redelivery.
+    const claim = async (jobId: string) => {
+      const { epoch } = await stack.client.describe(jobId);
+      return { before: epoch, ...(await engine.send({ type: 'ClaimJob', jobId, epoch, worker: 'test' })) };
+    };
+    const [claimA, claimB] = [await claim(a.jobId), await claim(b.jobId)];
+    const completed = { type: 'JobCompleted', output: 'from the batch', completedAt: Date.now() } as const;
+    const reply = await engine.send({
+      type: 'AppendBatch',
+      appends: [
+        { type: 'AppendEvents', jobId: a.jobId, expectedSeq: claimA.lastSeq, epoch: claimA.epoch, events: [completed] },
+        { type: 'AppendEvents', jobId: b.jobId, expectedSeq: claimB.lastSeq, epoch: claimB.before, events: [completed] },
+        { type: 'AppendEvents', jobId: b.jobId, expectedSeq: claimB.lastSeq, epoch: claimB.epoch } as never,
+        { type: 'GetJob', jobId: b.jobId } as never,
+      ],
+    });
+    expect(reply.results).toEqual([
+      { ok: true, value: { lastSeq: claimA.lastSeq + 1 } },
+      { ok: false, error: { name: 'StaleEpochError', message: expect.stringContaining(`moved on to epoch ${claimB.epoch}`) } },
+      { ok: false, error: { name: 'InvalidMessageError', message: expect.stringContaining('missing events') } },
+      { ok: false, error: { name: 'InvalidMessageError', message: 'an AppendBatch holds only AppendEvents, not GetJob' } },
+    ]);
+    await expect(a.result({ timeout: '5s' })).resolves.toBe('from the batch');
+    expect(await b.status()).toMatchObject({ status: 'running', lastSeq: claimB.lastSeq, epoch: claimB.epoch });
+  });
+});

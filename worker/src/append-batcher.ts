@@ -1,0 +1,69 @@
+import type { AppendEvents, AppendEventsReply } from '@ratchet/protocol';
+import { type EngineClient, EngineError } from '@ratchet/sdk';
+import { TransportError } from '@ratchet/sdk/transport';
+
+/** Appends one message carries at most; more wait for the next. */
+const MAX_BATCH = 64;
+
+interface Pending {
+  readonly command: AppendEvents;
+  readonly resolve: (reply: AppendEventsReply) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Sends the appends a worker's runs make in one turn as one `AppendBatch` message. Under load the
+ * runs woken by one commit append together, and a message per append (its framing, parsing,
+ * envelope and reply) was a large share of a step's CPU; a lone append goes out as it is, a
+ * microtask later. Each append still gets its own reply or refusal.
+ */
+export class AppendBatcher {
+  readonly #engine: Pick<EngineClient, 'send'>;
+  #pending: Pending[] = [];
+
+  constructor(engine: Pick<EngineClient, 'send'>) {
+    this.#engine = engine;
+  }
+
+  append(command: AppendEvents): Promise<AppendEventsReply> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ command, resolve, reject });
+      // The runs a shared turn wakes all append within the microtasks it starts.
+      if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const pending = this.#pending;
+    this.#pending = [];
+    for (let i = 0; i < pending.length; i += MAX_BATCH) this.#send(pending.slice(i, i + MAX_BATCH));
+  }
+
+  #send(batch: readonly Pending[]): void {
+    if (batch.length === 1) {
+      const [only] = batch as [Pending];
+      this.#engine.send(only.command).then(only.resolve, only.reject);
+      return;
+    }
+    this.#engine.send({ type: 'AppendBatch', appends: batch.map((p) => p.command) }).then(
+      ({ results }) => {
+        for (const [i, pending] of batch.entries()) {
+          const result = results[i];
+          if (result === undefined) pending.reject(new Error(`the engine answered ${results.length} of ${batch.length} appends`));
+          else if (result.ok) pending.resolve(result.value);
+          else pending.reject(new EngineError(result.error));
+        }
+      },
+      (error: unknown) => {
+        // Too large for one message, or an engine that predates batches: each on its own.
+        if (alone(error)) for (const pending of batch) this.#engine.send(pending.command).then(pending.resolve, pending.reject);
+        else for (const pending of batch) pending.reject(error);
+      },
+    );
+  }
+}
+
+function alone(error: unknown): boolean {
+  if (error instanceof TransportError) return error.code === 'too-large';
+  return error instanceof EngineError && (error.name === 'PayloadTooLargeError' || error.name === 'InvalidMessageError');
+}
