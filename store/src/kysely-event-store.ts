@@ -13,6 +13,7 @@ import type { Database } from './database.ts';
 import type { AppendRequest, AppendResult, DueTimer, EncodedEvent, EventStore, JobRow, LatestRead } from './event-store.ts';
 import { type JobListQuery, jobIdPrefixProblem, listJobsStatement, PREFIX_SORT_LIMIT, prefixProbeStatement } from './list-jobs.ts';
 import { migrateSchema } from './migrate-schema.ts';
+import { oneJobParameters, oneJobShape, oneJobStatement } from './one-job-append.ts';
 import { OperationGate } from './operation-gate.ts';
 import { type AppendPlan, planAppend } from './plan-append.ts';
 
@@ -84,34 +85,53 @@ export class KyselyEventStore implements EventStore {
     return this.#gate.run(async () => {
       if (requests.length === 0) return [];
       const plan = planAppend(requests);
-      const { jobs: j, events: e, addedTimers: added, removedTimers: removed } = plan;
-      // The statement's text depends only on the batch's shape: compile it once per shape and pass
-      // the columns as parameters, in the order the template of #compileAppend uses them.
-      const shape = shapeOf(plan);
-      const parameters: unknown[] = [
-        j.jobId,
-        j.expectedSeq,
-        j.workflow,
-        j.version,
-        j.status,
-        j.epoch,
-        j.lastSeq,
-        j.startedAt,
-        j.updatedAt,
-        j.finishedAt,
-        j.requires,
-      ];
-      parameters.push(e.jobId, e.seq, e.type, e.data, e.recordedAt);
-      if (added.jobId.length > 0) parameters.push(added.jobId, added.timerId, added.fireAt);
-      if (removed.jobId.length > 0) parameters.push(removed.jobId, removed.timerId);
-      // Built and compiled once per shape: the builders are not needed again (nor allocated) after.
-      const text = this.#appendTexts.get(shape.key) ?? this.#compileAppend(plan, shape, parameters.length);
-      const { rows } = await this.#db.executeQuery<{ job_id: string }>(CompiledQuery.raw(text, parameters));
+      const { rows } = await this.#db.executeQuery<{ job_id: string }>(
+        plan.jobs.jobId.length === 1 && plan.jobs.requires[0] === null ? this.#oneJobQuery(plan) : this.#batchQuery(plan),
+      );
       const won = new Set(rows.map((row) => row.job_id));
       return requests.map(({ jobId }, i) =>
         plan.joined[i] && won.has(jobId) ? { jobId, ok: true as const } : { jobId, ok: false as const, reason: 'conflict' as const },
       );
     });
+  }
+
+  /** The append of a batch writing one job (see {@link oneJobStatement}), compiled once per shape. */
+  #oneJobQuery(plan: AppendPlan): CompiledQuery {
+    const shape = oneJobShape(plan);
+    let text = this.#appendTexts.get(shape.key);
+    if (text === undefined) {
+      const compiled = oneJobStatement(this.#tables, shape).compile(this.#db);
+      if (compiled.parameters.length !== 0) throw new Error('the one-job append statement numbers its own parameters');
+      text = compiled.sql;
+      this.#appendTexts.set(shape.key, text);
+    }
+    return CompiledQuery.raw(text, oneJobParameters(plan, shape));
+  }
+
+  #batchQuery(plan: AppendPlan): CompiledQuery {
+    const { jobs: j, events: e, addedTimers: added, removedTimers: removed } = plan;
+    // The statement's text depends only on the batch's shape: compile it once per shape and pass
+    // the columns as parameters, in the order the template of #compileAppend uses them.
+    const shape = shapeOf(plan);
+    const parameters: unknown[] = [
+      j.jobId,
+      j.expectedSeq,
+      j.workflow,
+      j.version,
+      j.status,
+      j.epoch,
+      j.lastSeq,
+      j.startedAt,
+      j.updatedAt,
+      j.finishedAt,
+      j.requires,
+    ];
+    parameters.push(e.jobId, e.seq, e.type, e.data, e.recordedAt);
+    if (added.jobId.length > 0) parameters.push(added.jobId, added.timerId, added.fireAt);
+    if (removed.jobId.length > 0) parameters.push(removed.jobId, removed.timerId);
+    // Built and compiled once per shape: the builders are not needed again (nor allocated) after.
+    const text = this.#appendTexts.get(shape.key) ?? this.#compileAppend(plan, shape, parameters.length);
+    return CompiledQuery.raw(text, parameters);
   }
 
   /** The append statement for a batch of `plan`'s shape (see {@link append}), compiled and cached. */
