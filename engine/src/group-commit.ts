@@ -23,6 +23,8 @@ export class GroupCommit {
   #queue: Pending[] = [];
   #committing: Promise<void> | undefined;
   #lastCommitEnd = 0;
+  /** Appends the last transaction carried: one means a lone job is stepping. */
+  #lastBatchSize = 0;
 
   constructor(store: EventStore, maxBatch: number) {
     this.#store = store;
@@ -54,14 +56,17 @@ export class GroupCommit {
 
   async #drain(): Promise<void> {
     try {
-      // After a quiet spell (one job stepping on its own, say) an append is most likely alone.
-      const quiet = performance.now() - this.#lastCommitEnd > QUIET_MS;
+      // After a quiet spell, or a transaction of one append (one job stepping on its own, say:
+      // its next append waited for that commit), an append is most likely alone.
+      const alone = performance.now() - this.#lastCommitEnd > QUIET_MS || this.#lastBatchSize === 1;
       for (let first = true; this.#queue.length > 0; first = false) {
         // One macrotask of grace lets appends already on their way (replies being handled,
         // in-process workers) join this transaction instead of waiting for the next — except for
-        // the first after a quiet spell: nothing is on its way, and the wait is pure latency.
-        if (!(first && quiet)) await new Promise((resolve) => setImmediate(resolve));
+        // the first of an append most likely alone: nothing is on its way, and the wait is pure
+        // latency.
+        if (!(first && alone)) await new Promise((resolve) => setImmediate(resolve));
         const batch = this.#queue.splice(0, this.#maxBatch);
+        this.#lastBatchSize = batch.length;
         try {
           const results = await this.#store.append(batch.map((p) => p.request));
           for (const [i, pending] of batch.entries()) pending.resolve(results[i] as AppendResult);
