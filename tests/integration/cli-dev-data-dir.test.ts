@@ -94,6 +94,35 @@ describe("ratchet dev's data dir", () => {
     expect(existsSync(join(dir, 'lock.json'))).toBe(false);
   }, 90_000);
 
+  it('checks a start made while no dev runs against the workflows dev served last, and refuses to wait for it', async () => {
+    const dir = join(root, 'offline');
+    const dev = await ratchet(['dev', '--quiet', '--http-port', '0', '--main', '--workflows', helloModule, '--data-dir', dir], env);
+    expect(dev, dev.stderr).toMatchObject({ code: 0 });
+
+    const typo = await ratchet(['start', 'helo', '--job-id', 'typo-1', '--data-dir', dir], env);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain(
+      `no workflow "helo" in ${helloModule}, which \`ratchet dev\` last ran in ${dir} (its workflows: hello); the job would never run`,
+    );
+    const waiting = await ratchet(['start', 'hello', '--job-id', 'wait-1', '--wait', '--data-dir', dir], env);
+    expect(waiting.code).toBe(1);
+    expect(waiting.stderr).toContain(`--wait needs a running engine: no \`ratchet dev\` runs in ${dir}`);
+    for (const jobId of ['typo-1', 'wait-1']) {
+      const status = await ratchet(['status', jobId, '--data-dir', dir], env);
+      expect(status.code, `${jobId} must not exist`).toBe(1);
+      expect(status.stderr).toContain(`no job ${jobId}`);
+    }
+
+    // A known workflow is recorded now and runs once dev is back.
+    const later = await ratchet(['start', 'hello', '--input', '{"name":"Cy"}', '--job-id', 'later-1', '--data-dir', dir], env);
+    expect(later, later.stderr).toMatchObject({ code: 0, stdout: 'later-1\n' });
+    const back = await startDev(['--workflows', helloModule, '--data-dir', dir]);
+    children.push(back.child);
+    const attached = await ratchet(['start', 'hello', '--job-id', 'later-1', '--wait', '--data-dir', dir], env);
+    expect(attached, attached.stderr).toMatchObject({ code: 0 });
+    expect(attached.stdout).toBe('later-1 (existing job)\n"hello, Cy"\n');
+  }, 90_000);
+
   it('takes over the lock of a process that is gone', async () => {
     const dir = join(root, 'stale');
     await mkdir(dir, { recursive: true });

@@ -7,7 +7,7 @@ import { PgliteEventStore } from '@ratchet/store';
 import { Worker } from '@ratchet/worker';
 import { pino } from 'pino';
 import { DataDirInUseError, type DataDirLock, lockDataDir } from './data-dir-lock.ts';
-import { DEV_ENDPOINT_FILE } from './engine-connection.ts';
+import { DEV_ENDPOINT_FILE, DEV_WORKFLOWS_FILE, type DevWorkflows } from './engine-connection.ts';
 import { startHttpEndpoint } from './http-endpoint.ts';
 import { loadWorkflows } from './load-workflows.ts';
 
@@ -39,6 +39,9 @@ export async function runDev(options: DevOptions): Promise<void> {
   if (options.main && !main) throw new Error(`${options.workflows} exports no main function to run (ratchet dev --main runs it)`);
   await mkdir(options.dataDir, { recursive: true });
   const lock = await lockForDev(options.dataDir);
+  // Kept after it stops: job commands check starts against it while no dev runs.
+  const served: DevWorkflows = { module: options.workflows, workflows: module.workflows.map((w) => w.name) };
+  await writeFile(join(options.dataDir, DEV_WORKFLOWS_FILE), `${JSON.stringify(served)}\n`);
 
   // What has started, stopped in reverse order on the way out, however it goes.
   const started: { what: string; stop: () => Promise<unknown> }[] = [{ what: 'the data dir lock', stop: () => lock.release() }];

@@ -10,7 +10,21 @@ import { DEFAULT_NATS_URL } from './defaults.ts';
 export interface EngineConnection {
   send<C extends EngineCommand>(command: C): Promise<CommandReplies[C['type']]>;
   close(): Promise<void>;
+  /**
+   * Set when the log is open in this process with no engine running its jobs (no `ratchet dev`
+   * in the data dir): a job started now runs when `ratchet dev` next starts.
+   */
+  readonly offline?: { readonly dataDir: string };
 }
+
+/** What `ratchet dev` last served from a data dir: the job commands check starts against it while it is not running. */
+export interface DevWorkflows {
+  /** The module it loaded, as given. */
+  readonly module: string;
+  readonly workflows: readonly string[];
+}
+
+export const DEV_WORKFLOWS_FILE = 'workflows.json';
 
 /** Where `ratchet dev` says it can be reached. */
 export interface DevEndpoint {
@@ -46,7 +60,7 @@ export async function connectToEngine(options: {
       if (dev) return httpConnection(dev.port, options.apiToken);
       if (existsSync(pgdata)) {
         try {
-          return await localConnection(pgdata, await lockDataDir(options.dataDir, options.command ?? 'ratchet'));
+          return await localConnection(options.dataDir, await lockDataDir(options.dataDir, options.command ?? 'ratchet'));
         } catch (error) {
           if (!(error instanceof DataDirInUseError) || Date.now() > deadline) throw error;
         }
@@ -86,6 +100,23 @@ export async function connectToEngine(options: {
   };
 }
 
+/** What `ratchet dev` last served from `dataDir`, if it recorded it. */
+async function readDevWorkflows(dataDir: string): Promise<DevWorkflows | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dataDir, DEV_WORKFLOWS_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const recorded = JSON.parse(text) as DevWorkflows;
+  if (typeof recorded?.module !== 'string' || !Array.isArray(recorded.workflows)) {
+    throw new Error(
+      `${join(dataDir, DEV_WORKFLOWS_FILE)} is not what \`ratchet dev\` writes; remove it, and the next \`ratchet dev\` writes it again`,
+    );
+  }
+  return recorded;
+}
+
 async function readDevEndpoint(dataDir: string): Promise<DevEndpoint | undefined> {
   try {
     const endpoint = JSON.parse(await readFile(join(dataDir, DEV_ENDPOINT_FILE), 'utf8')) as DevEndpoint;
@@ -121,23 +152,24 @@ function httpConnection(port: number, apiToken: string | undefined): EngineConne
  * The dev log opened in this process: an engine that is not started, used for its commands only.
  * Holds `lock` until closed (released here if the log cannot be opened).
  */
-async function localConnection(pgdata: string, lock: DataDirLock): Promise<EngineConnection> {
+async function localConnection(dataDir: string, lock: DataDirLock): Promise<EngineConnection> {
   try {
-    return await openLocal(pgdata, lock);
+    return await openLocal(dataDir, lock);
   } catch (error) {
     await lock.release();
     throw error;
   }
 }
 
-async function openLocal(pgdata: string, lock: DataDirLock): Promise<EngineConnection> {
+async function openLocal(dataDir: string, lock: DataDirLock): Promise<EngineConnection> {
+  const served = await readDevWorkflows(dataDir);
   const [{ Engine }, { MemoryTransport }, { PgliteEventStore }, { pino }] = await Promise.all([
     import('@ratchet/engine'),
     import('@ratchet/sdk/transport'),
     import('@ratchet/store'),
     import('pino'),
   ]);
-  const store = new PgliteEventStore({ dataDir: pgdata });
+  const store = new PgliteEventStore({ dataDir: join(dataDir, 'pgdata') });
   try {
     await store.migrate();
   } catch (error) {
@@ -148,8 +180,16 @@ async function openLocal(pgdata: string, lock: DataDirLock): Promise<EngineConne
   const engine = new Engine({ store, transport, logger: pino({ level: 'silent' }) });
   await transport.ensureTaskQueue({ stream: 'RATCHET_TASKS', subject: 'ratchet.tasks.advance' });
   return {
+    offline: { dataDir },
     // Through the same decoding and validation as any command from the wire.
     async send(command) {
+      // No worker announces here: judge a start by what `ratchet dev` served last.
+      if (command.type === 'StartJob' && served && !served.workflows.includes(command.workflow)) {
+        throw new EngineError({
+          name: 'UnknownWorkflowError',
+          message: `no workflow "${command.workflow}" in ${served.module}, which \`ratchet dev\` last ran in ${dataDir} (its workflows: ${served.workflows.join(', ') || 'none'}); the job would never run`,
+        });
+      }
       const reply = decode(await engine.handleCommand(encode(command))) as Reply<never>;
       if (!reply.ok) throw new EngineError(reply.error);
       return reply.value;

@@ -14,6 +14,12 @@ export async function startJob(
   } catch (error) {
     throw new Error(`--input is not valid JSON: ${(error as Error).message}`);
   }
+  if (options.wait && engine.offline) {
+    // Nothing runs jobs while this command holds the log, so the wait would never end.
+    throw new Error(
+      `--wait needs a running engine: no \`ratchet dev\` runs in ${engine.offline.dataDir} (start it, then start the job; or start it without --wait and it runs when \`ratchet dev\` starts)`,
+    );
+  }
   const reply = await engine.send({
     type: 'StartJob',
     workflow: options.workflow,
