@@ -69,7 +69,7 @@ export class GroupCommit {
         this.#lastBatchSize = batch.length;
         try {
           const results = await this.#store.append(batch.map((p) => p.request));
-          for (const [i, pending] of batch.entries()) pending.resolve(results[i] as AppendResult);
+          for (let i = 0; i < batch.length; i++) (batch[i] as Pending).resolve(results[i] as AppendResult);
         } catch (error) {
           if (batch.length === 1) (batch[0] as Pending).reject(error);
           // One request can fail a whole transaction (a value the database refuses): commit each

@@ -135,7 +135,8 @@ export function parseCommand(value: unknown): EngineCommand {
     throw new InvalidMessageError('command ForkJob.from must name a step');
   }
   if (command.type === 'AppendEvents') {
-    for (const [i, event] of (command.events as unknown[]).entries()) parseEvent(event, `events[${i}]`);
+    const events = command.events as unknown[];
+    for (let i = 0; i < events.length; i++) parseEvent(events[i], `events[${i}]`);
   }
   return command as unknown as EngineCommand;
 }

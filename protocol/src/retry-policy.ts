@@ -74,7 +74,14 @@ export class InvalidRetryPolicyError extends Error {
 const JITTERS: readonly Jitter[] = ['none', 'full', 'equal'];
 
 /** Validates `policy` and applies the defaults. Throws {@link InvalidRetryPolicyError}. */
-export function resolveRetryPolicy(policy: RetryPolicy = {}): ResolvedRetryPolicy {
+export function resolveRetryPolicy(policy?: RetryPolicy): ResolvedRetryPolicy {
+  // Most steps give no policy, and every replayed or run `ctx.step` resolves its own: the
+  // defaults are resolved once (frozen, as they are shared).
+  if (policy === undefined) return DEFAULT_POLICY;
+  return resolve(policy);
+}
+
+function resolve(policy: RetryPolicy): ResolvedRetryPolicy {
   const fail = (message: string): never => {
     throw new InvalidRetryPolicyError(`invalid retry policy: ${message}`);
   };
@@ -110,7 +117,7 @@ export function resolveRetryPolicy(policy: RetryPolicy = {}): ResolvedRetryPolic
       fail(`rules[${i}].errors must be a non-empty array of error names`);
     }
     // A rule is a policy of its own for its errors, starting from this one.
-    const resolved = resolveRetryPolicy({
+    const resolved = resolve({
       initialInterval: rule.initialInterval ?? initialIntervalMs,
       backoffCoefficient: rule.backoffCoefficient ?? backoffCoefficient,
       // As for the policy itself, a rule's own interval caps at 100 times its start.
@@ -130,6 +137,12 @@ export function resolveRetryPolicy(policy: RetryPolicy = {}): ResolvedRetryPolic
   const deadlineMs = policy.deadline === undefined ? undefined : ms(policy.deadline, 'deadline');
   return { ...base, ...(rules.length > 0 ? { rules } : {}), ...(deadlineMs === undefined ? {} : { deadlineMs }) };
 }
+
+const DEFAULT_POLICY: ResolvedRetryPolicy = (() => {
+  const policy = resolve({});
+  Object.freeze(policy.nonRetryable);
+  return Object.freeze(policy);
+})();
 
 function toMsOr(duration: Duration | undefined, fallback: number): number {
   try {

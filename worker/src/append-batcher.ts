@@ -47,8 +47,8 @@ export class AppendBatcher {
     }
     this.#engine.send({ type: 'AppendBatch', appends: batch.map((p) => p.command) }).then(
       ({ results }) => {
-        for (const [i, pending] of batch.entries()) {
-          const result = results[i];
+        for (let i = 0; i < batch.length; i++) {
+          const [pending, result] = [batch[i] as Pending, results[i]];
           if (result === undefined) pending.reject(new Error(`the engine answered ${results.length} of ${batch.length} appends`));
           else if (result.ok) pending.resolve(result.value);
           else pending.reject(new EngineError(result.error));

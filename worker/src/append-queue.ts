@@ -93,7 +93,8 @@ export class AppendQueue {
         const committedAt = this.#o.clock();
         if (reply.inbox) this.#appended.push(...reply.inbox);
         const first = reply.lastSeq - events.length + 1;
-        for (const [i, event] of events.entries()) this.#appended.push({ seq: first + i, recordedAt: committedAt, event });
+        for (let i = 0; i < events.length; i++)
+          this.#appended.push({ seq: first + i, recordedAt: committedAt, event: events[i] as JobEvent });
         this.#seq = reply.lastSeq;
         this.#committed += events.length;
         if (reply.inbox) this.#o.receive(reply.inbox);
