@@ -26,6 +26,9 @@ export class AppendBatcher {
   }
 
   append(command: AppendEvents): Promise<AppendEventsReply> {
+    // A new job's first append can reach an engine that does not see the job's start yet, which
+    // looks again for up to ~150 ms before answering: alone, it holds up no other job's reply.
+    if (command.expectedSeq <= 1) return this.#engine.send(command);
     return new Promise((resolve, reject) => {
       this.#pending.push({ command, resolve, reject });
       // The runs a shared turn wakes all append within the microtasks it starts.
