@@ -23,6 +23,19 @@ const parked = defineWorkflow('batch-parked', async (ctx) => {
   return 'woke';
 });
 
+/** Opened by the test: every run of 'batch-held' waits for it inside its first step. */
+let releaseHeld: () => void = () => {};
+let held = new Promise<void>((resolve) => (releaseHeld = resolve));
+let holding = 0;
+
+const heldStep = defineWorkflow('batch-held', async (ctx) => {
+  await ctx.step('hold', async () => {
+    holding++;
+    await held;
+  });
+  return ctx.step('after', () => 'done');
+});
+
 /** The worker's requests to the engine, as sent: command type and size. */
 interface Sent {
   readonly type: string;
@@ -129,4 +142,40 @@ describe.each(STACK_KINDS)('append batches on %s', (kind) => {
     await expect(a.result({ timeout: '5s' })).resolves.toBe('from the batch');
     expect(await b.status()).toMatchObject({ status: 'running', lastSeq: claimB.lastSeq, epoch: claimB.epoch });
   });
+});
+
+describe.each(STACK_KINDS)('append batches whose reply is too large on %s', (kind) => {
+  let stack: Stack;
+  const sent: Sent[] = [];
+  beforeAll(async () => {
+    // The engine's default limits: a signal of 600 KB is taken, and one append's reply carries it.
+    stack = await startStack(kind);
+    await stack.startWorker([heldStep] as never, { transport: recording(stack.transport, sent), concurrency: 10 });
+  });
+  afterAll(() => stack.close());
+
+  it("loses no job when a batch committed but its reply, carrying the jobs' signals, outgrew the transport", async () => {
+    held = new Promise<void>((resolve) => (releaseHeld = resolve));
+    holding = 0;
+    const jobs = await Promise.all([stack.client.start(heldStep, {}), stack.client.start(heldStep, {})]);
+    await expect.poll(() => holding, { timeout: 10_000 }).toBe(2);
+    // Each job gets three signals of 200 KB while its step runs: the append after the step goes
+    // around them and its reply hands them over. One job's reply holds 600 KB; a batch's, both
+    // jobs', over the 1 MiB a message may carry.
+    const big = 'x'.repeat(200_000);
+    for (const job of jobs) for (let i = 0; i < 3; i++) await stack.client.signal(job.jobId, 'note', big);
+    const signals = async (jobId: string) => (await stack.store.read(jobId)).filter((e) => e.event.type === 'SignalReceived').length;
+    for (const job of jobs) await expect.poll(() => signals(job.jobId), { timeout: 10_000 }).toBe(3);
+    sent.length = 0;
+    releaseHeld();
+    await expect(Promise.all(jobs.map((job) => job.result({ timeout: '20s' })))).resolves.toEqual(['done', 'done']);
+    // The two appends after the step went as one batch (so its reply was the one too large).
+    expect(sent.some((s) => s.type === 'AppendBatch' && s.appends === 2)).toBe(true);
+    for (const job of jobs) {
+      const types = (await stack.store.read(job.jobId)).map((e) => e.event.type);
+      expect(types.filter((type) => type === 'SignalReceived')).toHaveLength(3);
+      expect(types.filter((type) => type === 'StepCompleted')).toHaveLength(2);
+      expect(types.at(-1)).toBe('JobCompleted');
+    }
+  }, 40_000);
 });
