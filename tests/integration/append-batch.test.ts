@@ -142,13 +142,51 @@ describe.each(STACK_KINDS)('append batches on %s', (kind) => {
     await expect(a.result({ timeout: '5s' })).resolves.toBe('from the batch');
     expect(await b.status()).toMatchObject({ status: 'running', lastSeq: claimB.lastSeq, epoch: claimB.epoch });
   });
+
+  it("carries out two appends of one job in a batch in the batch's order, as if sent one after the other", async () => {
+    // A worker sends a job's next append only once the last is answered, so it never does this;
+    // a batch that does is still answered as the same appends sent one by one would be.
+    const engine = new EngineClient({ transport: stack.transport, subjects: subjectsFor(stack.prefix) });
+    const [a, b] = await Promise.all([stack.client.start(parked, {}), stack.client.start(parked, {})]);
+    for (const job of [a, b]) {
+      await expect.poll(async () => (await stack.store.read(job.jobId)).at(-1)?.event.type, { timeout: 10_000 }).toBe('TimerStarted');
+    }
+    const claim = async (jobId: string) => {
+      const { epoch } = await stack.client.describe(jobId);
+      return engine.send({ type: 'ClaimJob', jobId, epoch, worker: 'test' });
+    };
+    const [claimA, claimB] = [await claim(a.jobId), await claim(b.jobId)];
+    // Position 2 follows the step (0) and the sleep (1).
+    const value = { type: 'ValueRecorded', position: 2, kind: 'random', value: 0.5 } as const;
+    const completed = { type: 'JobCompleted', output: 'two in one', completedAt: Date.now() } as const;
+    const append = (jobId: string, epoch: number, expectedSeq: number, event: typeof value | typeof completed) =>
+      ({ type: 'AppendEvents', jobId, expectedSeq, epoch, events: [event] }) as const;
+    const reply = await engine.send({
+      type: 'AppendBatch',
+      appends: [
+        append(a.jobId, claimA.epoch, claimA.lastSeq, value),
+        append(a.jobId, claimA.epoch, claimA.lastSeq + 1, completed),
+        // The other way round, the second is carried out first: the first is then behind the log.
+        append(b.jobId, claimB.epoch, claimB.lastSeq + 1, completed),
+        append(b.jobId, claimB.epoch, claimB.lastSeq, value),
+      ],
+    });
+    expect(reply.results).toEqual([
+      { ok: true, value: { lastSeq: claimA.lastSeq + 1 } },
+      { ok: true, value: { lastSeq: claimA.lastSeq + 2 } },
+      { ok: false, error: { name: 'SeqConflictError', message: `job ${b.jobId} is at seq ${claimB.lastSeq}, not ${claimB.lastSeq + 1}` } },
+      { ok: true, value: { lastSeq: claimB.lastSeq + 1 } },
+    ]);
+    await expect(a.result({ timeout: '5s' })).resolves.toBe('two in one');
+    expect((await stack.store.read(b.jobId)).at(-1)?.event).toEqual(value);
+  });
 });
 
 describe.each(STACK_KINDS)('append batches whose reply is too large on %s', (kind) => {
   let stack: Stack;
   const sent: Sent[] = [];
   beforeAll(async () => {
-    // The engine's default limits: a signal of 600 KB is taken, and one append's reply carries it.
+    // The engine's default limits: a job's signals of 200 KB are taken, and one append's reply carries three.
     stack = await startStack(kind);
     await stack.startWorker([heldStep] as never, { transport: recording(stack.transport, sent), concurrency: 10 });
   });
