@@ -36,6 +36,21 @@ const heldStep = defineWorkflow('batch-held', async (ctx) => {
   return ctx.step('after', () => 'done');
 });
 
+/** Opened by the test: every first run of 'batch-continued' waits for it inside its step. */
+let releaseContinue: () => void = () => {};
+let continueGate = new Promise<void>((resolve) => (releaseContinue = resolve));
+let continuing = 0;
+
+const continued = defineWorkflow('batch-continued', async (ctx, input: { round: number }) => {
+  await ctx.step('work', async () => {
+    if (input.round > 0) return;
+    continuing++;
+    await continueGate;
+  });
+  if (input.round === 0) return ctx.continueAsNew({ round: 1 });
+  return 'continued';
+});
+
 /** The worker's requests to the engine, as sent: command type and size. */
 interface Sent {
   readonly type: string;
@@ -43,6 +58,8 @@ interface Sent {
   readonly appends: number;
   /** Appends that extend only a job's start (seq 1). */
   readonly firsts: number;
+  /** Appends that continue their job as a new one. */
+  readonly continues: number;
 }
 
 /** `transport` with every request recorded in `sent`. */
@@ -54,7 +71,8 @@ function recording(transport: Transport, sent: Sent[]): Transport {
           const command = decode(payload) as EngineCommand;
           const carried = command.type === 'AppendBatch' ? command.appends : command.type === 'AppendEvents' ? [command] : [];
           const firsts = carried.filter((append) => append.expectedSeq <= 1).length;
-          sent.push({ type: command.type, bytes: payload.byteLength, appends: carried.length, firsts });
+          const continues = carried.filter((append) => append.events.at(-1)?.type === 'JobContinued').length;
+          sent.push({ type: command.type, bytes: payload.byteLength, appends: carried.length, firsts, continues });
           return target.request(subject, payload, options);
         };
       }
@@ -69,7 +87,10 @@ describe.each(STACK_KINDS)('append batches on %s', (kind) => {
   const sent: Sent[] = [];
   beforeAll(async () => {
     stack = await startStack(kind, { maxPayloadBytes: 20_000 });
-    await stack.startWorker([tenSteps, bulky, parked] as never, { transport: recording(stack.transport, sent), concurrency: 50 });
+    await stack.startWorker([tenSteps, bulky, parked, continued] as never, {
+      transport: recording(stack.transport, sent),
+      concurrency: 50,
+    });
   });
   afterAll(() => stack.close());
 
@@ -96,6 +117,19 @@ describe.each(STACK_KINDS)('append batches on %s', (kind) => {
         'JobCompleted',
       ]);
     }
+  });
+
+  it("sends an append that continues its job as a new one alone, since its answer waits for the successor's start and task", async () => {
+    continueGate = new Promise<void>((resolve) => (releaseContinue = resolve));
+    continuing = 0;
+    const jobs = await Promise.all(Array.from({ length: 10 }, () => stack.client.start(continued, { round: 0 })));
+    await expect.poll(() => continuing, { timeout: 10_000 }).toBe(10);
+    sent.length = 0;
+    // The steps end in one turn: their completions and the jobs' continuations are appended together.
+    releaseContinue();
+    await expect(Promise.all(jobs.map((job) => job.result({ timeout: '20s' })))).resolves.toEqual(jobs.map(() => 'continued'));
+    expect(sent.reduce((sum, s) => sum + s.continues, 0)).toBe(10);
+    expect(sent.filter((s) => s.type === 'AppendBatch' && s.continues > 0)).toEqual([]);
   });
 
   it('sends the appends of a batch too large for the engine one by one, losing none', async () => {

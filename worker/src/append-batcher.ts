@@ -26,9 +26,12 @@ export class AppendBatcher {
   }
 
   append(command: AppendEvents): Promise<AppendEventsReply> {
-    // A new job's first append can reach an engine that does not see the job's start yet, which
-    // looks again for up to ~150 ms before answering: alone, it holds up no other job's reply.
-    if (command.expectedSeq <= 1) return this.#engine.send(command);
+    // A batch is answered when its slowest append is, so those that may be slow go alone. A new
+    // job's first append can reach an engine that does not see the job's start yet, which looks
+    // again for up to ~150 ms before answering; a continuation is answered once its successor's
+    // start has committed (a transaction of its own) and its first task is published (retried
+    // for seconds while the queue is unwell).
+    if (command.expectedSeq <= 1 || command.events.at(-1)?.type === 'JobContinued') return this.#engine.send(command);
     return new Promise((resolve, reject) => {
       this.#pending.push({ command, resolve, reject });
       // The runs a shared turn wakes all append within the microtasks it starts.
