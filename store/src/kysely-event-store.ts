@@ -162,7 +162,7 @@ export class KyselyEventStore implements EventStore {
           started_at = to_timestamp(v.started_at / 1000),
           updated_at = to_timestamp(v.updated_at / 1000), finished_at = to_timestamp(v.finished_at / 1000)
         from v ${extending > 1 ? sql`join locked on locked.job_id = v.job_id` : sql``}
-        where j.job_id = v.job_id and j.last_seq = v.expected_seq
+        where j.job_id = v.job_id and j.last_seq = v.expected_seq and v.expected_seq > 0
         returning j.job_id
       )`);
       winners.push(sql`select job_id from updated`);

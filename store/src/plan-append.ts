@@ -43,6 +43,8 @@ interface JobWrite {
   nextSeq: number;
   readonly expectedSeq: number;
   last: AppendRequest;
+  /** What the job's creation requires: the first request's (the one that creates), not the last's. */
+  readonly requires: string | null;
   /** timer id → fire time, or null when the batch removes it; the last mention wins. */
   readonly timers: Map<string, number | null>;
 }
@@ -81,7 +83,13 @@ export function planAppend(requests: readonly AppendRequest[]): AppendPlan {
     checkRequest(request);
     let write = writes.get(request.jobId);
     if (write === undefined) {
-      write = { expectedSeq: request.expectedSeq, nextSeq: request.expectedSeq, last: request, timers: new Map() };
+      write = {
+        expectedSeq: request.expectedSeq,
+        nextSeq: request.expectedSeq,
+        last: request,
+        requires: request.requires ?? null,
+        timers: new Map(),
+      };
       writes.set(request.jobId, write);
     } else if (request.expectedSeq !== write.nextSeq) {
       (plan.joined as boolean[]).push(false);
@@ -116,7 +124,7 @@ export function planAppend(requests: readonly AppendRequest[]): AppendPlan {
     jobs.startedAt.push(job.startedAt);
     jobs.updatedAt.push(job.updatedAt);
     jobs.finishedAt.push(job.finishedAt ?? null);
-    jobs.requires.push(write.last.requires ?? null);
+    jobs.requires.push(write.requires);
     for (const [timerId, fireAt] of write.timers) {
       if (fireAt === null) {
         plan.removedTimers.jobId.push(jobId);

@@ -23,6 +23,34 @@ const parked = defineWorkflow('batch-parked', async (ctx) => {
   return 'woke';
 });
 
+/** Opened by the test: every run of 'batch-held' waits for it inside its first step. */
+let releaseHeld: () => void = () => {};
+let held = new Promise<void>((resolve) => (releaseHeld = resolve));
+let holding = 0;
+
+const heldStep = defineWorkflow('batch-held', async (ctx) => {
+  await ctx.step('hold', async () => {
+    holding++;
+    await held;
+  });
+  return ctx.step('after', () => 'done');
+});
+
+/** Opened by the test: every first run of 'batch-continued' waits for it inside its step. */
+let releaseContinue: () => void = () => {};
+let continueGate = new Promise<void>((resolve) => (releaseContinue = resolve));
+let continuing = 0;
+
+const continued = defineWorkflow('batch-continued', async (ctx, input: { round: number }) => {
+  await ctx.step('work', async () => {
+    if (input.round > 0) return;
+    continuing++;
+    await continueGate;
+  });
+  if (input.round === 0) return ctx.continueAsNew({ round: 1 });
+  return 'continued';
+});
+
 /** The worker's requests to the engine, as sent: command type and size. */
 interface Sent {
   readonly type: string;
@@ -30,6 +58,8 @@ interface Sent {
   readonly appends: number;
   /** Appends that extend only a job's start (seq 1). */
   readonly firsts: number;
+  /** Appends that continue their job as a new one. */
+  readonly continues: number;
 }
 
 /** `transport` with every request recorded in `sent`. */
@@ -41,7 +71,8 @@ function recording(transport: Transport, sent: Sent[]): Transport {
           const command = decode(payload) as EngineCommand;
           const carried = command.type === 'AppendBatch' ? command.appends : command.type === 'AppendEvents' ? [command] : [];
           const firsts = carried.filter((append) => append.expectedSeq <= 1).length;
-          sent.push({ type: command.type, bytes: payload.byteLength, appends: carried.length, firsts });
+          const continues = carried.filter((append) => append.events.at(-1)?.type === 'JobContinued').length;
+          sent.push({ type: command.type, bytes: payload.byteLength, appends: carried.length, firsts, continues });
           return target.request(subject, payload, options);
         };
       }
@@ -56,7 +87,10 @@ describe.each(STACK_KINDS)('append batches on %s', (kind) => {
   const sent: Sent[] = [];
   beforeAll(async () => {
     stack = await startStack(kind, { maxPayloadBytes: 20_000 });
-    await stack.startWorker([tenSteps, bulky, parked] as never, { transport: recording(stack.transport, sent), concurrency: 50 });
+    await stack.startWorker([tenSteps, bulky, parked, continued] as never, {
+      transport: recording(stack.transport, sent),
+      concurrency: 50,
+    });
   });
   afterAll(() => stack.close());
 
@@ -83,6 +117,19 @@ describe.each(STACK_KINDS)('append batches on %s', (kind) => {
         'JobCompleted',
       ]);
     }
+  });
+
+  it("sends an append that continues its job as a new one alone, since its answer waits for the successor's start and task", async () => {
+    continueGate = new Promise<void>((resolve) => (releaseContinue = resolve));
+    continuing = 0;
+    const jobs = await Promise.all(Array.from({ length: 10 }, () => stack.client.start(continued, { round: 0 })));
+    await expect.poll(() => continuing, { timeout: 10_000 }).toBe(10);
+    sent.length = 0;
+    // The steps end in one turn: their completions and the jobs' continuations are appended together.
+    releaseContinue();
+    await expect(Promise.all(jobs.map((job) => job.result({ timeout: '20s' })))).resolves.toEqual(jobs.map(() => 'continued'));
+    expect(sent.reduce((sum, s) => sum + s.continues, 0)).toBe(10);
+    expect(sent.filter((s) => s.type === 'AppendBatch' && s.continues > 0)).toEqual([]);
   });
 
   it('sends the appends of a batch too large for the engine one by one, losing none', async () => {
@@ -129,4 +176,78 @@ describe.each(STACK_KINDS)('append batches on %s', (kind) => {
     await expect(a.result({ timeout: '5s' })).resolves.toBe('from the batch');
     expect(await b.status()).toMatchObject({ status: 'running', lastSeq: claimB.lastSeq, epoch: claimB.epoch });
   });
+
+  it("carries out two appends of one job in a batch in the batch's order, as if sent one after the other", async () => {
+    // A worker sends a job's next append only once the last is answered, so it never does this;
+    // a batch that does is still answered as the same appends sent one by one would be.
+    const engine = new EngineClient({ transport: stack.transport, subjects: subjectsFor(stack.prefix) });
+    const [a, b] = await Promise.all([stack.client.start(parked, {}), stack.client.start(parked, {})]);
+    for (const job of [a, b]) {
+      await expect.poll(async () => (await stack.store.read(job.jobId)).at(-1)?.event.type, { timeout: 10_000 }).toBe('TimerStarted');
+    }
+    const claim = async (jobId: string) => {
+      const { epoch } = await stack.client.describe(jobId);
+      return engine.send({ type: 'ClaimJob', jobId, epoch, worker: 'test' });
+    };
+    const [claimA, claimB] = [await claim(a.jobId), await claim(b.jobId)];
+    // Position 2 follows the step (0) and the sleep (1).
+    const value = { type: 'ValueRecorded', position: 2, kind: 'random', value: 0.5 } as const;
+    const completed = { type: 'JobCompleted', output: 'two in one', completedAt: Date.now() } as const;
+    const append = (jobId: string, epoch: number, expectedSeq: number, event: typeof value | typeof completed) =>
+      ({ type: 'AppendEvents', jobId, expectedSeq, epoch, events: [event] }) as const;
+    const reply = await engine.send({
+      type: 'AppendBatch',
+      appends: [
+        append(a.jobId, claimA.epoch, claimA.lastSeq, value),
+        append(a.jobId, claimA.epoch, claimA.lastSeq + 1, completed),
+        // The other way round, the second is carried out first: the first is then behind the log.
+        append(b.jobId, claimB.epoch, claimB.lastSeq + 1, completed),
+        append(b.jobId, claimB.epoch, claimB.lastSeq, value),
+      ],
+    });
+    expect(reply.results).toEqual([
+      { ok: true, value: { lastSeq: claimA.lastSeq + 1 } },
+      { ok: true, value: { lastSeq: claimA.lastSeq + 2 } },
+      { ok: false, error: { name: 'SeqConflictError', message: `job ${b.jobId} is at seq ${claimB.lastSeq}, not ${claimB.lastSeq + 1}` } },
+      { ok: true, value: { lastSeq: claimB.lastSeq + 1 } },
+    ]);
+    await expect(a.result({ timeout: '5s' })).resolves.toBe('two in one');
+    expect((await stack.store.read(b.jobId)).at(-1)?.event).toEqual(value);
+  });
+});
+
+describe.each(STACK_KINDS)('append batches whose reply is too large on %s', (kind) => {
+  let stack: Stack;
+  const sent: Sent[] = [];
+  beforeAll(async () => {
+    // The engine's default limits: a job's signals of 200 KB are taken, and one append's reply carries three.
+    stack = await startStack(kind);
+    await stack.startWorker([heldStep] as never, { transport: recording(stack.transport, sent), concurrency: 10 });
+  });
+  afterAll(() => stack.close());
+
+  it("loses no job when a batch committed but its reply, carrying the jobs' signals, outgrew the transport", async () => {
+    held = new Promise<void>((resolve) => (releaseHeld = resolve));
+    holding = 0;
+    const jobs = await Promise.all([stack.client.start(heldStep, {}), stack.client.start(heldStep, {})]);
+    await expect.poll(() => holding, { timeout: 10_000 }).toBe(2);
+    // Each job gets three signals of 200 KB while its step runs: the append after the step goes
+    // around them and its reply hands them over. One job's reply holds 600 KB; a batch's, both
+    // jobs', over the 1 MiB a message may carry.
+    const big = 'x'.repeat(200_000);
+    for (const job of jobs) for (let i = 0; i < 3; i++) await stack.client.signal(job.jobId, 'note', big);
+    const signals = async (jobId: string) => (await stack.store.read(jobId)).filter((e) => e.event.type === 'SignalReceived').length;
+    for (const job of jobs) await expect.poll(() => signals(job.jobId), { timeout: 10_000 }).toBe(3);
+    sent.length = 0;
+    releaseHeld();
+    await expect(Promise.all(jobs.map((job) => job.result({ timeout: '20s' })))).resolves.toEqual(['done', 'done']);
+    // The two appends after the step went as one batch (so its reply was the one too large).
+    expect(sent.some((s) => s.type === 'AppendBatch' && s.appends === 2)).toBe(true);
+    for (const job of jobs) {
+      const types = (await stack.store.read(job.jobId)).map((e) => e.event.type);
+      expect(types.filter((type) => type === 'SignalReceived')).toHaveLength(3);
+      expect(types.filter((type) => type === 'StepCompleted')).toHaveLength(2);
+      expect(types.at(-1)).toBe('JobCompleted');
+    }
+  }, 40_000);
 });

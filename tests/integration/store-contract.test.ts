@@ -274,6 +274,21 @@ describe.each([postgresBackend, pgliteBackend])('the $name event store', (backen
     expect((await store.getJob('job-1'))?.startedAt).toBe(T0);
   });
 
+  it('refuses to create a job whose row exists at seq 0, alone or in a batch that extends another job', async () => {
+    const store = await backend.open();
+    // A creation with no events leaves a row at last_seq 0: a job that exists all the same.
+    const empty = extend(emptyJobState('job-0'), [], T0);
+    await commit(store, empty.request);
+    const other = start('job-1');
+    await commit(store, other.request);
+    const again = start('job-0', T0 + 5);
+    expect(await store.append([again.request])).toEqual([conflict('job-0')]);
+    const step = extend(other.next, [stepStarted(0, T0 + 6)], T0 + 6);
+    expect(await store.append([again.request, step.request])).toEqual([conflict('job-0'), ok('job-1')]);
+    expect(await store.read('job-0')).toEqual([]);
+    expect(await store.getJob('job-0')).toEqual(jobRowOf(empty.next));
+  });
+
   it('refuses to extend a job that does not exist', async () => {
     const store = await backend.open();
     const ghost = extend(start('ghost').next, [stepStarted(0, T0 + 1)], T0 + 1);

@@ -63,4 +63,28 @@ describe.each(['postgres', 'pglite'] as const)('a creation that depends on anoth
     expect(await store.read('third')).toEqual([]);
     expect(await store.getJob('third')).toBeUndefined();
   });
+
+  it("holds a chain of appends to the new job to the creation's requirement, with or without the required append in the batch", async () => {
+    const created = request(emptyJobState('anchor'), [started('w')]);
+    const anchor = foldEvents('anchor', [{ seq: 1, recordedAt: 1000, event: started('w') }]);
+    expect(await store.append([created, request(anchor, [completed])])).toEqual([
+      { jobId: 'anchor', ok: true },
+      { jobId: 'anchor', ok: true },
+    ]);
+    const fourth = request(emptyJobState('fourth'), [started('w')], 'anchor');
+    const fourthOn = request(foldEvents('fourth', [{ seq: 1, recordedAt: 1000, event: started('w') }]), [completed]);
+    // The required append is stale: the creation and the append chained to it lose.
+    expect(await store.append([request(anchor, [completed]), fourth, fourthOn])).toEqual([
+      { jobId: 'anchor', ok: false, reason: 'conflict' },
+      { jobId: 'fourth', ok: false, reason: 'conflict' },
+      { jobId: 'fourth', ok: false, reason: 'conflict' },
+    ]);
+    // The required append is not in the batch at all: it did not win either.
+    expect(await store.append([fourth, fourthOn])).toEqual([
+      { jobId: 'fourth', ok: false, reason: 'conflict' },
+      { jobId: 'fourth', ok: false, reason: 'conflict' },
+    ]);
+    expect(await store.read('fourth')).toEqual([]);
+    expect(await store.getJob('fourth')).toBeUndefined();
+  });
 });

@@ -26,9 +26,12 @@ export class AppendBatcher {
   }
 
   append(command: AppendEvents): Promise<AppendEventsReply> {
-    // A new job's first append can reach an engine that does not see the job's start yet, which
-    // looks again for up to ~150 ms before answering: alone, it holds up no other job's reply.
-    if (command.expectedSeq <= 1) return this.#engine.send(command);
+    // A batch is answered when its slowest append is, so those that may be slow go alone. A new
+    // job's first append can reach an engine that does not see the job's start yet, which looks
+    // again for up to ~150 ms before answering; a continuation is answered once its successor's
+    // start has committed (a transaction of its own) and its first task is published (retried
+    // for seconds while the queue is unwell).
+    if (command.expectedSeq <= 1 || command.events.at(-1)?.type === 'JobContinued') return this.#engine.send(command);
     return new Promise((resolve, reject) => {
       this.#pending.push({ command, resolve, reject });
       // The runs a shared turn wakes all append within the microtasks it starts.
@@ -59,8 +62,15 @@ export class AppendBatcher {
       },
       (error: unknown) => {
         // Too large for one message, or an engine that predates batches: each on its own.
-        if (alone(error)) for (const pending of batch) this.#engine.send(pending.command).then(pending.resolve, pending.reject);
-        else for (const pending of batch) pending.reject(error);
+        if (!alone(error)) {
+          for (const pending of batch) pending.reject(error);
+          return;
+        }
+        for (const pending of batch) {
+          this.#engine
+            .send(pending.command)
+            .then(pending.resolve, (refusal: unknown) => pending.reject(resentRefusal(error, refusal, pending.command)));
+        }
       },
     );
   }
@@ -69,4 +79,22 @@ export class AppendBatcher {
 function alone(error: unknown): boolean {
   if (error instanceof TransportError) return error.code === 'too-large';
   return error instanceof EngineError && (error.name === 'PayloadTooLargeError' || error.name === 'InvalidMessageError');
+}
+
+/**
+ * Why an append sent again on its own failed. The transport says `too-large` both for a request
+ * it could not send and for a reply it could not deliver — and then the engine has carried the
+ * batch out: the append is in the log, and sent again it conflicts with itself. A conflict is
+ * then no sign that another delivery holds the job (on which the worker lets the task go, and
+ * the job would wait for good): it is reported as an outcome unknown, like a timeout, so the task
+ * comes back and its next holder reads what the log has.
+ */
+function resentRefusal(batchError: unknown, refusal: unknown, command: AppendEvents): unknown {
+  const conflict = refusal instanceof EngineError && refusal.name === 'SeqConflictError';
+  if (!(batchError instanceof TransportError) || !conflict) return refusal;
+  return new TransportError(
+    `${batchError.message}; sent again on its own, the append to job ${command.jobId} after seq ${command.expectedSeq} was refused (${refusal.message}), so the batch may have committed it`,
+    'failed',
+    { cause: batchError },
+  );
 }
