@@ -118,6 +118,7 @@ export class JobRun {
       signal: this.#stepAbort.signal,
       stopped: () => this.#stopped,
       engine: options.engine,
+      cancelled: (stepId) => this.#inbox.cancelBetweenAttempts(stepId),
     });
     this.#calls = new DurableCalls({
       jobId: this.#jobId,

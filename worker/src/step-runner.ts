@@ -39,6 +39,11 @@ export interface StepRunnerOptions {
   readonly stopped: () => boolean;
   /** Asks the engine's breakers for admission. */
   readonly engine: Pick<EngineClient, 'send'>;
+  /**
+   * Between attempts of the step at `stepId`: the `CancelledError` to end it with when the job's
+   * cancellation has come in and the workflow has not been told yet (telling it there).
+   */
+  readonly cancelled: (stepId: number) => Error | undefined;
 }
 
 /**
@@ -111,15 +116,20 @@ export class StepRunner {
         void appends.sync().catch(() => {});
         throw new StepFailedError(name, attempt, decision.reason, fromFailure(failure));
       }
+      appends.push({ type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: false, ...beat });
+      // A cancellation heard of during the attempt (with the append that started it) ends the
+      // step here: another attempt would be work the job no longer wants.
+      const cancelled = this.#o.cancelled(stepId);
+      if (cancelled) throw cancelled;
       const durable = decision.at - now > this.#o.maxInProcessWaitMs;
-      appends.push(
-        { type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: false, ...beat },
-        { type: 'StepRetryScheduled', stepId, attempt: decision.attempt, at: decision.at, durable },
-      );
+      appends.push({ type: 'StepRetryScheduled', stepId, attempt: decision.attempt, at: decision.at, durable });
       if (durable) throw PARK;
       void appends.sync().catch(() => {});
       await this.waitUntil(decision.at);
       if (this.#o.stopped()) return parked();
+      // Or one that came in during the wait, with another append of the run.
+      const cancelledWaiting = this.#o.cancelled(stepId);
+      if (cancelledWaiting) throw cancelledWaiting;
       attempt = decision.attempt;
       await this.begin(stepId, name, attempt, settings.guard);
       if (this.#o.stopped()) return parked();
