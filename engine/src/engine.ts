@@ -105,7 +105,7 @@ export class Engine {
       leaseMs: options.timerLeaseMs ?? 30_000,
     });
     this.#registry = new WorkflowRegistry({ ttlMs: 15_000, clock: this.#clock });
-    this.#breakers = new BreakerBoard({ store: this.#store, clock: this.#clock });
+    this.#breakers = new BreakerBoard({ store: this.#store, clock: this.#clock, probeStartLeaseMs: options.probeStartLeaseMs });
     this.#observer = options.observer;
     const afterWrite = (written: Written) => this.#afterWrite(written);
     this.#dispatcher = new Dispatcher({
