@@ -40,6 +40,17 @@ const throttled = defineWorkflow('throttled', async (ctx) =>
   ),
 );
 
+const hanging = defineWorkflow('hanging', async (ctx) => {
+  try {
+    // No per-attempt timeout: only the step's deadline bounds the attempt that hangs.
+    return await ctx.step('hangs', () => new Promise((resolve) => setTimeout(resolve, 5000, 'finished late')), {
+      retry: { deadline: '400ms' },
+    });
+  } catch (error) {
+    return (error as Error).message;
+  }
+});
+
 const of = <T extends JobEvent['type']>(events: readonly RecordedEvent[], type: T) =>
   events.map((e) => e.event).filter((e): e is Extract<JobEvent, { type: T }> => e.type === type);
 
@@ -86,6 +97,21 @@ describe.each(STACK_KINDS)('retries on %s', (kind) => {
     const failed = of(await stack.store.read(job.jobId), 'StepFailed');
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ attempt: 1, final: true, failure: { name: 'NonRetryableError', message: 'card declined' } });
+  });
+
+  it('cuts off an attempt still running at the step deadline, and gives the step up', async () => {
+    const worker = await stack.startWorker([hanging] as never);
+    const job = await stack.client.start(hanging, {});
+    await expect(job.result({ timeout: '10s' })).resolves.toMatch(
+      /step "hangs" failed after 1 attempt \(the step's deadline of 400 ms would pass before attempt 2\): attempt 1 of step "hangs" was cut off at the step's deadline of 400 ms/,
+    );
+    await worker.stop();
+    const events = await stack.store.read(job.jobId);
+    const [started] = of(events, 'StepStarted');
+    const [failed] = of(events, 'StepFailed');
+    expect(failed).toMatchObject({ attempt: 1, final: true, failure: { name: 'StepTimeoutError' } });
+    expect((failed?.failedAt ?? 0) - (started?.startedAt ?? 0)).toBeGreaterThanOrEqual(400);
+    expect((failed?.failedAt ?? 0) - (started?.startedAt ?? 0)).toBeLessThan(1500);
   });
 
   it("waits for the error's retryAfter instead of the backoff", async () => {

@@ -239,7 +239,11 @@ export class StepRunner {
     lastHeartbeat: unknown,
   ): Promise<AttemptResult<T>> {
     const { jobId, signal: runSignal, timers, aroundAttempt } = this.#o;
-    const { timeoutMs, heartbeatTimeoutMs } = settings;
+    const { timeoutMs, heartbeatTimeoutMs, policy, firstStartedAt } = settings;
+    // The step's deadline (schedule-to-close) bounds the attempt running when it comes, not only
+    // the retries after it: an attempt that hangs must not keep the step past it.
+    const deadlineLeftMs = policy.deadlineMs === undefined ? undefined : firstStartedAt + policy.deadlineMs - this.#o.clock();
+    const byDeadline = deadlineLeftMs !== undefined && (timeoutMs === undefined || deadlineLeftMs < timeoutMs);
     const controller = new AbortController();
     const onRunAbort = () => controller.abort(new Error('the run was aborted'));
     runSignal.addEventListener('abort', onRunAbort, { once: true });
@@ -279,7 +283,15 @@ export class StepRunner {
       ...(lastHeartbeat === undefined ? {} : { lastHeartbeat }),
     };
     try {
-      if (timeoutMs !== undefined) {
+      if (byDeadline) {
+        timer = timers.setTimeout(
+          () =>
+            giveUp(
+              new StepTimeoutError(`attempt ${attempt} of step "${name}" was cut off at the step's deadline of ${policy.deadlineMs} ms`),
+            ),
+          Math.max(0, deadlineLeftMs),
+        );
+      } else if (timeoutMs !== undefined) {
         timer = timers.setTimeout(
           () => giveUp(new StepTimeoutError(`attempt ${attempt} of step "${name}" timed out after ${timeoutMs} ms`)),
           timeoutMs,
@@ -287,7 +299,7 @@ export class StepRunner {
       }
       beat();
       const work = Promise.resolve().then(aroundAttempt ? () => aroundAttempt(info, () => fn(info)) as T | Promise<T> : () => fn(info));
-      const output = timeoutMs === undefined && heartbeatTimeoutMs === undefined ? await work : await Promise.race([work, abandoned]);
+      const output = timer === undefined && heartbeatTimeoutMs === undefined ? await work : await Promise.race([work, abandoned]);
       try {
         assertStorable(output, `output of step "${name}"`);
       } catch (error) {
