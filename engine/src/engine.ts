@@ -356,6 +356,14 @@ export class Engine {
   #afterWrite(written: Written): void {
     this.#effects(written);
     const { before, after, events } = written;
+    if (isFinished(after) && !isFinished(before) && after.status !== 'cancelled') {
+      // A cancellation cascades as it is asked for (JobControl); any other end leaves children behind.
+      void this.#control
+        .cancelChildren(after, { reason: `parent job ${after.jobId} ${after.status}`, terminate: false })
+        .catch((error: unknown) =>
+          this.#logger.error({ err: error, jobId: after.jobId }, 'could not cancel the children of a finished job'),
+        );
+    }
     if (isFinished(after) && !isFinished(before) && after.parent) {
       void this.#control
         .notifyParent(after)

@@ -36,7 +36,8 @@ export interface WorkflowContext {
   /**
    * Starts a child job — a job of its own, with its own history — and waits for its output; a
    * child that fails or is cancelled throws `ChildFailedError`. Cancelling this job cancels the
-   * child too, unless `cancelWithParent` is false.
+   * child too, and so does this job ending before it (a lost `Promise.race`, a timeout), unless
+   * `cancelWithParent` is false.
    */
   child<I, O>(workflow: Workflow<I, O> | string, input: I, options?: ChildOptions): Promise<O>;
   /**
