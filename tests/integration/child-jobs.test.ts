@@ -41,11 +41,29 @@ const racingParent = defineWorkflow('racing-parent', async (ctx) =>
 );
 const detachingParent = defineWorkflow('detaching-parent', async (ctx) => ctx.child(shipItem, { sku: 'd' }, { cancelWithParent: false }));
 
+const lostChild = defineWorkflow('lost-child', async (ctx) => {
+  try {
+    return await ctx.child('no-such-workflow', {});
+  } catch (error) {
+    return `${(error as Error).name}: ${(error as Error).message}`;
+  }
+});
+
 describe.each(STACK_KINDS)('child jobs on %s', (kind) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack(kind);
-    await stack.startWorker([shipItem, order, careful, patientParent, longChild, hastyParent, racingParent, detachingParent] as never);
+    await stack.startWorker([
+      shipItem,
+      order,
+      careful,
+      patientParent,
+      longChild,
+      hastyParent,
+      racingParent,
+      detachingParent,
+      lostChild,
+    ] as never);
   });
   afterAll(() => stack.close());
 
@@ -108,5 +126,13 @@ describe.each(STACK_KINDS)('child jobs on %s', (kind) => {
     await expect(job.result({ timeout: '10s' })).rejects.toMatchObject({ failure: { name: 'CancelledError' } });
     await expect(stack.client.handle(childId).result({ timeout: '10s' })).resolves.toBe('shipped d');
     expect((await stack.store.read(childId)).map((e) => e.event.type)).not.toContain('CancelRequested');
+  });
+
+  it('refuses a child of a workflow no worker has, with an error the parent can catch', async () => {
+    const job = await stack.client.start(lostChild, {});
+    await expect(job.result({ timeout: '10s' })).resolves.toMatch(
+      /^UnknownWorkflowError: no running worker has workflow "no-such-workflow" \(known: .*lost-child/,
+    );
+    await expect(stack.client.describe(`${job.jobId}.c0`)).rejects.toMatchObject({ name: 'JobNotFoundError' });
   });
 });
