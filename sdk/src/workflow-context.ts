@@ -43,7 +43,8 @@ export interface WorkflowContext {
   /**
    * Ends this job and starts its successor — the same workflow with `input`, a job of its own —
    * in one transaction: how a long-lived job keeps its history short. Never returns;
-   * `result()` of this job follows to the successor's.
+   * `result()` of this job follows to the successor's. Signals this job received and did not
+   * take are handed to the successor, in order.
    */
   continueAsNew(input: unknown): Promise<never>;
   /** The current time in ms, recorded the first time and replayed after. */
