@@ -31,7 +31,9 @@ describe.each(STACK_KINDS)('half-open probes on %s', (kind) => {
     // Held back while the dead worker's probe had the slot, then let through as the probe.
     expect(events.some((e) => e.type === 'StepBlocked')).toBe(true);
     expect(events.filter((e) => e.type === 'StepStarted')).toMatchObject([{ attempt: 1, breaker: 'ledger', probe: true }]);
-    const [breaker] = await engine.send({ type: 'ControlBreaker', op: 'list' });
-    expect(breaker).toMatchObject({ name: 'ledger', status: 'closed', probesInFlight: 0 });
+    // The probe's outcome reaches the breaker just after the commit that ends the job.
+    await expect
+      .poll(async () => (await engine.send({ type: 'ControlBreaker', op: 'list' }))[0], { timeout: 5_000 })
+      .toMatchObject({ name: 'ledger', status: 'closed', probesInFlight: 0 });
   });
 });
