@@ -99,6 +99,10 @@ describe.each(STACK_KINDS)('circuit breakers on %s', (kind) => {
     expect(() => defineBreaker('x', { failureThreshold: 0, cooldown: '1s' })).toThrow('failureThreshold must be an integer >= 1, got 0');
     expect(() => defineBreaker('x', { failureThreshold: 2, cooldown: -5 })).toThrow(/cooldown must be a finite number/);
     expect(() => defineBreaker('x', { cooldown: '1s' })).toThrow('give failureThreshold, failureRate or both');
+    // Opens past the share of failures: at 1 it never would.
+    expect(() => defineBreaker('x', { failureRate: { threshold: 1, minimumCalls: 5, window: '1m' }, cooldown: '1s' })).toThrow(
+      'failureRate.threshold must be above 0 and below 1 (the share of failures it opens past), got 1',
+    );
   });
 
   it('refuses a step that names a breaker its worker does not have, where the workflow can catch it', async () => {
