@@ -18,6 +18,19 @@ import type { EventStore } from '@ratchet/store';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { Refusal } from './refusal.ts';
 
+/** A breaker as the engine runs it. */
+interface BoardEntry {
+  policy?: ResolvedBreakerPolicy;
+  state: BreakerState;
+  /**
+   * When each probe admitted and not yet seen starting loses its slot, oldest first. Once in the
+   * log, a probe's end is recorded whatever happens to its worker (a claim records a lost
+   * attempt); one whose worker died, stopped or was fenced off before its `StepStarted` would
+   * hold its slot forever, and the half-open breaker would admit nothing more.
+   */
+  unstarted: number[];
+}
+
 /**
  * The engine's breakers: state machines of protocol's pure `admit`/`recordOutcome`, whose
  * transitions are appended to each breaker's own stream before anyone acts on them, so a
@@ -27,12 +40,15 @@ import { Refusal } from './refusal.ts';
 export class BreakerBoard {
   readonly #store: EventStore;
   readonly #clock: () => number;
-  readonly #breakers = new Map<string, { policy?: ResolvedBreakerPolicy; state: BreakerState }>();
+  readonly #breakers = new Map<string, BoardEntry>();
   readonly #locks = new KeyedMutex();
+  readonly #probeStartLeaseMs: number;
 
-  constructor(options: { store: EventStore; clock: () => number }) {
+  /** `probeStartLeaseMs`: how long an admitted probe may take to start (see `EngineOptions`). */
+  constructor(options: { store: EventStore; clock: () => number; probeStartLeaseMs?: number | undefined }) {
     this.#store = options.store;
     this.#clock = options.clock;
+    this.#probeStartLeaseMs = options.probeStartLeaseMs ?? 10_000;
   }
 
   /** Reads every breaker's stream (at start, and to see other replicas' transitions). */
@@ -43,7 +59,7 @@ export class BreakerBoard {
     for (const [name, state] of states) {
       const known = this.#breakers.get(name);
       if (!known || known.state.status !== state.status || known.state.openUntil !== state.openUntil) {
-        this.#breakers.set(name, { ...(known?.policy ? { policy: known.policy } : {}), state });
+        this.#breakers.set(name, { ...(known?.policy ? { policy: known.policy } : {}), state, unstarted: [] });
       }
     }
   }
@@ -52,9 +68,12 @@ export class BreakerBoard {
     return this.#locks.run(name, async () => {
       const breaker = this.#get(name);
       breaker.policy = policy;
-      const admission = admit(breaker.state, policy, this.#clock());
+      const now = this.#clock();
+      this.#expireUnstarted(breaker, now);
+      const admission = admit(breaker.state, policy, now);
       await this.#record(name, admission.transitions);
-      breaker.state = admission.state;
+      this.#setState(breaker, admission.state, admission.transitions);
+      if (admission.probe) breaker.unstarted.push(now + this.#probeStartLeaseMs);
       return {
         admitted: admission.admitted,
         probe: admission.probe,
@@ -70,13 +89,17 @@ export class BreakerBoard {
       if (!breaker?.policy) return;
       const next = recordOutcome(breaker.state, breaker.policy, outcome, this.#clock());
       await this.#record(name, next.transitions);
-      breaker.state = next.state;
+      this.#setState(breaker, next.state, next.transitions);
     });
   }
 
   /** Tells the breakers how the attempts they admitted ended; `onError` hears of outcomes that could not be recorded. */
   reportAttempts(before: JobState, events: readonly JobEvent[], onError: (error: unknown, breaker: string) => void): void {
     for (const event of events) {
+      // A probe in the log: its end will be reported, so its slot is no longer on a lease.
+      if (event.type === 'StepStarted' && event.probe === true && event.breaker !== undefined) {
+        this.#breakers.get(event.breaker)?.unstarted.shift();
+      }
       if (event.type !== 'StepCompleted' && event.type !== 'StepFailed') continue;
       const entry = before.journal[event.stepId];
       const attempt = entry?.kind === 'step' ? entry.attempts.find((a) => a.attempt === event.attempt) : undefined;
@@ -97,7 +120,7 @@ export class BreakerBoard {
           ? { type: 'BreakerOpened', until: this.#clock() + forMs, reason: 'tripped by an operator' }
           : { type: 'BreakerClosed', reason: 'reset by an operator' };
       await this.#record(name, [event]);
-      breaker.state = applyBreakerEvent(breaker.state, event);
+      this.#setState(breaker, applyBreakerEvent(breaker.state, event), [event]);
     });
   }
 
@@ -147,13 +170,27 @@ export class BreakerBoard {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  #get(name: string): { policy?: ResolvedBreakerPolicy; state: BreakerState } {
+  #get(name: string): BoardEntry {
     let breaker = this.#breakers.get(name);
     if (!breaker) {
-      breaker = { state: closedBreaker(name) };
+      breaker = { state: closedBreaker(name), unstarted: [] };
       this.#breakers.set(name, breaker);
     }
     return breaker;
+  }
+
+  /** A transition starts the probe count afresh, and with it the leases. */
+  #setState(breaker: BoardEntry, state: BreakerState, transitions: readonly BreakerEvent[]): void {
+    if (transitions.length > 0) breaker.unstarted = [];
+    breaker.state = state;
+  }
+
+  /** Gives back the slots of probes that did not start within their lease. */
+  #expireUnstarted(breaker: BoardEntry, now: number): void {
+    while (breaker.policy && breaker.unstarted.length > 0 && (breaker.unstarted[0] as number) <= now) {
+      breaker.unstarted.shift();
+      breaker.state = recordOutcome(breaker.state, breaker.policy, { ok: undefined, probe: true }, now).state;
+    }
   }
 
   async #record(name: string, transitions: readonly BreakerEvent[]): Promise<void> {

@@ -31,6 +31,12 @@ export interface EngineOptions {
   /** @default 30000 */
   readonly timerLeaseMs?: number;
   /**
+   * How long a breaker's half-open probe may take from its admission to its `StepStarted`; a
+   * probe whose worker died or was fenced off in between gives its slot back after this.
+   * @default 10000
+   */
+  readonly probeStartLeaseMs?: number;
+  /**
    * Set when workers run in the engine's process (`ratchet dev`): on start, no worker from
    * before survives, so attempts left open are recorded as lost (and retried) at once.
    * @default false

@@ -105,7 +105,7 @@ export class Engine {
       leaseMs: options.timerLeaseMs ?? 30_000,
     });
     this.#registry = new WorkflowRegistry({ ttlMs: 15_000, clock: this.#clock });
-    this.#breakers = new BreakerBoard({ store: this.#store, clock: this.#clock });
+    this.#breakers = new BreakerBoard({ store: this.#store, clock: this.#clock, probeStartLeaseMs: options.probeStartLeaseMs });
     this.#observer = options.observer;
     const afterWrite = (written: Written) => this.#afterWrite(written);
     this.#dispatcher = new Dispatcher({
@@ -356,6 +356,14 @@ export class Engine {
   #afterWrite(written: Written): void {
     this.#effects(written);
     const { before, after, events } = written;
+    if (isFinished(after) && !isFinished(before) && after.status !== 'cancelled') {
+      // A cancellation cascades as it is asked for (JobControl); any other end leaves children behind.
+      void this.#control
+        .cancelChildren(after, { reason: `parent job ${after.jobId} ${after.status}`, terminate: false })
+        .catch((error: unknown) =>
+          this.#logger.error({ err: error, jobId: after.jobId }, 'could not cancel the children of a finished job'),
+        );
+    }
     if (isFinished(after) && !isFinished(before) && after.parent) {
       void this.#control
         .notifyParent(after)

@@ -42,14 +42,22 @@ export class JobControl {
       return state.cancel ? [] : [{ type: 'CancelRequested', reason: command.reason, requestedAt: now }];
     });
     this.#o.afterWrite(written);
-    // Children go with their parent, unless started with cancelWithParent: false.
-    for (const entry of written.before.journal) {
+    await this.cancelChildren(written.before, command);
+    return summarize(written.after);
+  }
+
+  /**
+   * Children go with their parent — when it is cancelled or terminated, and when it ends before
+   * them (its workflow returned or failed, its execution timeout passed, it continued as new):
+   * nothing would ever take their outcome. Not those started with cancelWithParent: false.
+   */
+  async cancelChildren(parent: JobState, command: Omit<CancelJob, 'jobId' | 'type'>): Promise<void> {
+    for (const entry of parent.journal) {
       if (entry.kind !== 'child' || entry.finished || !entry.cancelWithParent) continue;
-      await this.cancel({ ...command, jobId: entry.childJobId }).catch((error: unknown) => {
+      await this.cancel({ type: 'CancelJob', ...command, jobId: entry.childJobId }).catch((error: unknown) => {
         if (!(error instanceof Refusal)) throw error;
       });
     }
-    return summarize(written.after);
   }
 
   /** Puts a finished child's outcome in its parent's inbox (once). */

@@ -108,13 +108,14 @@ export class JobWriter {
   /**
    * Appends what `decide` returns for `jobId` — ending it — together with the start of a new
    * job `successorId` in one transaction: the successor exists exactly when the ending is in the
-   * log. (A successor id is made up fresh, so only the ending can conflict.)
+   * log. (A successor id is made up fresh, so only the ending can conflict.) `start` gives the
+   * successor's first events, its `JobStarted` first.
    */
   writeWithSuccessor(
     jobId: string,
     decide: (state: JobState) => readonly JobEvent[],
     successorId: string,
-    start: (ended: JobState) => JobEvent,
+    start: (ended: JobState) => readonly JobEvent[],
   ): Promise<{ ended: Written; successor: Written }> {
     return this.#locks.run(jobId, () =>
       this.#locks.run(successorId, async () => {
@@ -129,14 +130,17 @@ export class JobWriter {
           );
           const empty = emptyJobState(successorId);
           const first = start(after);
-          const successor = foldEvents(successorId, [{ seq: 1, recordedAt, event: first }]);
+          const successor = foldEvents(
+            successorId,
+            first.map((event, i) => ({ seq: i + 1, recordedAt, event })),
+          );
           const noTimers = (from: JobState, to: JobState) => timerChanges(from.timers, to.timers);
           const [endResult, startResult] = await this.#store.append([
             { jobId, expectedSeq: before.lastSeq, events, recordedAt, job: jobRowOf(after), timers: noTimers(before, after) },
             {
               jobId: successorId,
               expectedSeq: 0,
-              events: [first],
+              events: first,
               recordedAt,
               job: jobRowOf(successor),
               timers: noTimers(empty, successor),
@@ -147,7 +151,7 @@ export class JobWriter {
             this.#cache.set(jobId, after);
             this.#cache.set(successorId, successor);
             this.#snapshots.committed(before, after);
-            return { ended: { before, after, events }, successor: { before: empty, after: successor, events: [first] } };
+            return { ended: { before, after, events }, successor: { before: empty, after: successor, events: first } };
           }
           this.#cache.delete(jobId);
           if (tries > 0 || endResult?.ok) throw new Refusal('SeqConflictError', `job ${jobId} was written concurrently; try again`);

@@ -84,15 +84,22 @@ export class WorkerAppends {
       command.jobId,
       (state) => [...this.#checkAppend(state, command).slice(0, -1), { ...last, nextJobId: successorId }],
       successorId,
-      (endedState) => ({
-        type: 'JobStarted',
-        workflow: endedState.workflow,
-        version: endedState.version,
-        input: last.input,
-        epoch: 1,
-        startedAt: this.#o.clock(),
-        ...(endedState.parent ? { parent: endedState.parent } : {}),
-      }),
+      (endedState) => [
+        {
+          type: 'JobStarted',
+          workflow: endedState.workflow,
+          version: endedState.version,
+          input: last.input,
+          epoch: 1,
+          startedAt: this.#o.clock(),
+          ...(endedState.parent ? { parent: endedState.parent } : {}),
+        },
+        // Signals the ended job received and never took go on to its successor, in order: they
+        // were accepted for this chain of jobs, and nothing would ever take them here.
+        ...endedState.signals.flatMap(({ signalId, name, payload, receivedAt, takenBy }): JobEvent[] =>
+          takenBy === undefined ? [{ type: 'SignalReceived', signalId, name, payload, receivedAt }] : [],
+        ),
+      ],
     );
     this.#o.afterWrite(ended);
     this.#o.afterWrite(successor);

@@ -10,7 +10,7 @@ import { type Duration, toMs } from './duration.ts';
 export interface BreakerPolicy {
   /** Open after this many failures in a row. */
   readonly failureThreshold?: number;
-  /** Open when failures over `window` exceed `threshold` (0–1) of at least `minimumCalls` calls. */
+  /** Open when failures over `window` exceed `threshold` (above 0, below 1) of at least `minimumCalls` calls. */
   readonly failureRate?: { readonly threshold: number; readonly minimumCalls: number; readonly window: Duration };
   /** Time open before calls are tried again (half-open). */
   readonly cooldown: Duration;
@@ -67,8 +67,9 @@ export function resolveBreakerPolicy(name: string, policy: BreakerPolicy): Resol
   let failureRate: ResolvedBreakerPolicy['failureRate'];
   if (policy.failureRate !== undefined) {
     const { threshold, minimumCalls, window } = policy.failureRate;
-    if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1))
-      fail(`failureRate.threshold must be in (0, 1], got ${String(threshold)}`);
+    // The breaker opens when the share of failures is over the threshold: at 1 it never would.
+    if (typeof threshold !== 'number' || !(threshold > 0 && threshold < 1))
+      fail(`failureRate.threshold must be above 0 and below 1 (the share of failures it opens past), got ${String(threshold)}`);
     failureRate = {
       threshold,
       minimumCalls: count(minimumCalls, 'failureRate.minimumCalls', 1),

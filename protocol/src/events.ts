@@ -221,7 +221,11 @@ export interface CancelRequested {
   readonly requestedAt: number;
 }
 
-/** The workflow was told of the cancellation (a `CancelledError`) at its call at `position`. */
+/**
+ * The workflow was told of the cancellation (a `CancelledError`) at its call at `position`: a new
+ * call, an open wait, or a step waiting for its next attempt (a retry or a breaker's block), which
+ * ends there as failed with the `CancelledError`.
+ */
 export interface CancelDelivered {
   readonly type: 'CancelDelivered';
   readonly position: number;

@@ -139,6 +139,24 @@ export function blockStep(s: Draft, event: StepBlocked, illegal: Illegal): void 
   }
 }
 
+/**
+ * A cancellation delivered at a step waiting for its next attempt (a retry or a breaker's block):
+ * the step ends there, failed with the `CancelledError`, and its next attempt never runs.
+ */
+export function cancelStep(s: Draft, step: StepState, reason: string): void {
+  const next = step.attempts.length + 1;
+  delete s.timers[retryTimerId(step.position, next)];
+  delete s.timers[blockTimerId(step.position, next)];
+  const { retryAt: _at, retryDurable: _durable, blockedUntil: _until, ...rest } = step;
+  s.journal[step.position] = {
+    ...rest,
+    status: 'failed',
+    failure: { name: 'CancelledError', message: reason },
+    reason: `the job was cancelled before attempt ${next}`,
+    settledSeq: s.lastSeq,
+  };
+}
+
 /** Folds a StepRetryScheduled: when the next attempt runs, behind a durable timer if the job lets go. */
 export function scheduleRetry(s: Draft, event: StepRetryScheduled, illegal: Illegal): void {
   const step = stepAt(s, event.stepId, illegal);

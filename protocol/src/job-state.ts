@@ -9,7 +9,7 @@ import {
   waitTimerId,
 } from './events.ts';
 import type { Failure } from './failure.ts';
-import { blockStep, endStep, scheduleRetry, startStep } from './fold-steps.ts';
+import { blockStep, cancelStep, endStep, scheduleRetry, startStep } from './fold-steps.ts';
 import { type Draft, expectNewPosition, type Illegal } from './job-draft.ts';
 import type { ChildState, JournalEntry, WaitState } from './journal-entry.ts';
 
@@ -243,10 +243,12 @@ function applyFact(s: Draft, event: JobEvent, illegal: Illegal): void {
         // Told at a new call, which took this position.
         expectNewPosition(s, event.position, illegal);
         s.journal.push({ kind: 'cancel', position: event.position });
+      } else if (open.kind === 'step' && (open.status === 'retrying' || open.status === 'blocked')) {
+        cancelStep(s, open, s.cancel.reason);
       } else if (
         !((open.kind === 'wait' && !open.ended) || (open.kind === 'sleep' && !open.fired) || (open.kind === 'child' && !open.finished))
       ) {
-        illegal(`position ${event.position} is not an open wait`);
+        illegal(`position ${event.position} is not an open wait or a step waiting for its next attempt`);
       }
       s.cancel = { ...(s.cancel as CancelRequest), deliveredAt: event.position };
       return;

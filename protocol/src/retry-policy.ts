@@ -28,7 +28,10 @@ export interface RetryPolicy {
    * @example [{ errors: ['RateLimitedError'], initialInterval: '5s', maximumAttempts: 10 }]
    */
   readonly rules?: readonly RetryRule[];
-  /** Time the step may take from its first attempt's start, retries included (schedule-to-close). */
+  /**
+   * Time the step may take from its first attempt's start, retries included (schedule-to-close):
+   * no retry starts after it, and an attempt still running at it is cut off (`StepTimeoutError`).
+   */
   readonly deadline?: Duration;
 }
 

@@ -80,6 +80,25 @@ describe('the fold', () => {
     expect(waiting.journal[0]).toMatchObject({ status: 'retrying' }); // applyEvent left its input alone
   });
 
+  it('ends a step waiting for its retry where a cancellation is delivered, and drops its retry timer', () => {
+    const failure = { name: 'Error', message: 'down' };
+    const waiting: JobEvent[] = [
+      started,
+      stepStarted(0, 'charge', 1),
+      { type: 'StepFailed', stepId: 0, attempt: 1, failure, failedAt: 1100, final: false },
+      { type: 'StepRetryScheduled', stepId: 0, attempt: 2, at: 9000, durable: true },
+      { type: 'CancelRequested', reason: 'withdrawn', requestedAt: 1200 },
+    ];
+    const state = foldEvents('j1', recorded([...waiting, { type: 'CancelDelivered', position: 0 }]));
+    expect(state.journal[0]).toMatchObject({ status: 'failed', failure: { name: 'CancelledError', message: 'withdrawn' } });
+    expect(state.journal[0]).not.toHaveProperty('retryAt');
+    expect(state.timers).toEqual({});
+    expect(state.cancel).toMatchObject({ deliveredAt: 0 });
+    // An attempt in flight is not where the workflow stands: it is told after the attempt.
+    const running = recorded([started, stepStarted(0, 'charge', 1), waiting[4] as JobEvent, { type: 'CancelDelivered', position: 0 }]);
+    expect(() => foldEvents('j1', running)).toThrow(IllegalTransitionError);
+  });
+
   it('gives the same state folded at once or event by event', () => {
     const events = recorded([
       started,

@@ -36,13 +36,15 @@ export interface WorkflowContext {
   /**
    * Starts a child job — a job of its own, with its own history — and waits for its output; a
    * child that fails or is cancelled throws `ChildFailedError`. Cancelling this job cancels the
-   * child too, unless `cancelWithParent` is false.
+   * child too, and so does this job ending before it (a lost `Promise.race`, a timeout), unless
+   * `cancelWithParent` is false.
    */
   child<I, O>(workflow: Workflow<I, O> | string, input: I, options?: ChildOptions): Promise<O>;
   /**
    * Ends this job and starts its successor — the same workflow with `input`, a job of its own —
    * in one transaction: how a long-lived job keeps its history short. Never returns;
-   * `result()` of this job follows to the successor's.
+   * `result()` of this job follows to the successor's. Signals this job received and did not
+   * take are handed to the successor, in order.
    */
   continueAsNew(input: unknown): Promise<never>;
   /** The current time in ms, recorded the first time and replayed after. */

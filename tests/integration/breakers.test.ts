@@ -31,12 +31,20 @@ const ship = defineWorkflow('ship', async (ctx) => {
   }
 });
 
+const misnamed = defineWorkflow('misnamed', async (ctx) => {
+  try {
+    return await ctx.step('charge', () => 'charged', { breaker: 'paymnets' });
+  } catch (error) {
+    return `${(error as Error).message}; then ${await ctx.step('fallback', () => 'fell back')}`;
+  }
+});
+
 describe.each(STACK_KINDS)('circuit breakers on %s', (kind) => {
   let stack: Stack;
   let engine: EngineClient;
   beforeAll(async () => {
     stack = await startStack(kind);
-    for (const name of ['a', 'b']) await stack.startWorker([pay, ship] as never, { name, breakers: [payments, shipping] });
+    for (const name of ['a', 'b']) await stack.startWorker([pay, ship, misnamed] as never, { name, breakers: [payments, shipping] });
     engine = new EngineClient({ transport: stack.transport, subjects: subjectsFor(stack.prefix) });
   });
   afterAll(() => stack.close());
@@ -91,5 +99,30 @@ describe.each(STACK_KINDS)('circuit breakers on %s', (kind) => {
     expect(() => defineBreaker('x', { failureThreshold: 0, cooldown: '1s' })).toThrow('failureThreshold must be an integer >= 1, got 0');
     expect(() => defineBreaker('x', { failureThreshold: 2, cooldown: -5 })).toThrow(/cooldown must be a finite number/);
     expect(() => defineBreaker('x', { cooldown: '1s' })).toThrow('give failureThreshold, failureRate or both');
+    // Opens past the share of failures: at 1 it never would.
+    expect(() => defineBreaker('x', { failureRate: { threshold: 1, minimumCalls: 5, window: '1m' }, cooldown: '1s' })).toThrow(
+      'failureRate.threshold must be above 0 and below 1 (the share of failures it opens past), got 1',
+    );
+  });
+
+  it('refuses a step that names a breaker its worker does not have, where the workflow can catch it', async () => {
+    const job = await stack.client.start(misnamed, {});
+    await expect(job.result({ timeout: '10s' })).resolves.toBe(
+      'step "charge" names breaker "paymnets", which this worker does not have (it has: payments, shipping); then fell back',
+    );
+    // Refused before the call took a position: the log holds only the fallback.
+    const steps = (await stack.store.read(job.jobId)).flatMap(({ event }) => (event.type === 'StepStarted' ? [event.name] : []));
+    expect(steps).toEqual(['fallback']);
+  });
+
+  it('keeps an open breaker open across an engine restart', async () => {
+    await engine.send({ type: 'ControlBreaker', op: 'trip', name: 'shipping', forMs: 3_600_000 });
+    await stack.restart();
+    await stack.startWorker([ship] as never, { name: 'after-restart', breakers: [shipping] });
+    expect((await engine.send({ type: 'ControlBreaker', op: 'list' })).find((b) => b.name === 'shipping')).toMatchObject({
+      status: 'open',
+    });
+    await expect((await stack.client.start(ship, {})).result({ timeout: '10s' })).resolves.toBe('queued for manual handling');
+    await engine.send({ type: 'ControlBreaker', op: 'reset', name: 'shipping' });
   });
 });

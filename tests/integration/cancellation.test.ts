@@ -1,4 +1,6 @@
-import { CancelledError, defineWorkflow, JobFailedError } from '@ratchet/sdk';
+import { type Duration, subjectsFor } from '@ratchet/protocol';
+import { CancelledError, defineBreaker, defineWorkflow, EngineClient, JobFailedError } from '@ratchet/sdk';
+import { replayHistory } from '@ratchet/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_KINDS, type Stack, startStack } from '../harness/index.ts';
 
@@ -33,13 +35,32 @@ const napping = defineWorkflow('napping', async (ctx) => {
   return 'woke';
 });
 
+/** A charge whose provider is down: every attempt fails; a cancellation is compensated. */
+const stubborn = defineWorkflow('stubborn', async (ctx, input: { backoff: Duration }) => {
+  try {
+    return await ctx.step(
+      'charge',
+      () => {
+        throw new Error('provider down');
+      },
+      { retry: { initialInterval: input.backoff, backoffCoefficient: 1, maximumAttempts: 5 } },
+    );
+  } catch (error) {
+    if (error instanceof CancelledError) await ctx.step('release-hold', () => 'released');
+    throw error;
+  }
+});
+
+const closedShop = defineBreaker('closed-shop', { failureThreshold: 1, cooldown: '1h' });
+const shopping = defineWorkflow('shopping', async (ctx) => ctx.step('buy', () => 'bought', { breaker: closedShop }));
+
 const types = async (stack: Stack, jobId: string) => (await stack.store.read(jobId)).map((e) => e.event.type);
 
 describe.each(STACK_KINDS)('cancellation on %s', (kind) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack(kind);
-    await stack.startWorker([trip, longStep, napping] as never);
+    await stack.startWorker([trip, longStep, napping, stubborn, shopping] as never, { breakers: [closedShop] });
   });
   afterAll(() => stack.close());
 
@@ -82,6 +103,54 @@ describe.each(STACK_KINDS)('cancellation on %s', (kind) => {
       'JobCancelled',
     ]);
     expect(events).not.toContain('JobClaimed');
+  });
+
+  it('tells a workflow whose step waits an hour for its retry at once, and runs no further attempt', async () => {
+    const job = await stack.client.start(stubborn, { backoff: '1h' });
+    await expect.poll(() => types(stack, job.jobId), { timeout: 10_000 }).toContain('StepRetryScheduled');
+    await stack.client.cancel(job.jobId, 'order withdrawn');
+    await expect(job.result({ timeout: '10s' })).rejects.toMatchObject({ failure: { name: 'CancelledError', message: 'order withdrawn' } });
+    expect((await types(stack, job.jobId)).slice(1)).toEqual([
+      'StepStarted',
+      'StepFailed',
+      'StepRetryScheduled',
+      'CancelRequested',
+      'CancelDelivered',
+      'StepStarted',
+      'StepCompleted',
+      'JobCancelled',
+    ]);
+    const [charge] = (await stack.client.describe(job.jobId)).journal;
+    expect(charge).toMatchObject({ kind: 'step', status: 'failed', failure: { name: 'CancelledError' }, attempts: [{ attempt: 1 }] });
+    // A replay tells the workflow at the same step, so it compensates the same way.
+    await expect(replayHistory(stubborn as never, await stack.store.read(job.jobId))).resolves.toEqual({
+      deterministic: true,
+      replayed: 2,
+    });
+  });
+
+  it('stops retrying a step whose retries the worker waits out once it hears of a cancellation', async () => {
+    const job = await stack.client.start(stubborn, { backoff: '500ms' });
+    await expect.poll(() => types(stack, job.jobId), { timeout: 10_000 }).toContain('StepRetryScheduled');
+    await stack.client.cancel(job.jobId, 'order withdrawn');
+    await expect(job.result({ timeout: '10s' })).rejects.toMatchObject({ failure: { name: 'CancelledError' } });
+    const events = await types(stack, job.jobId);
+    // The worker hears of it with the append that starts attempt 2, which still runs; no attempt 3.
+    const charges = (await stack.store.read(job.jobId)).flatMap(({ event }) =>
+      event.type === 'StepStarted' && event.name === 'charge' ? [event.attempt] : [],
+    );
+    expect(charges).toEqual([1, 2]);
+    expect(events.slice(-5)).toEqual(['StepFailed', 'CancelDelivered', 'StepStarted', 'StepCompleted', 'JobCancelled']);
+  });
+
+  it('tells a workflow whose step its breaker holds back, without waiting for the breaker', async () => {
+    const engine = new EngineClient({ transport: stack.transport, subjects: subjectsFor(stack.prefix) });
+    await engine.send({ type: 'ControlBreaker', op: 'trip', name: 'closed-shop', forMs: 3_600_000 });
+    const job = await stack.client.start(shopping, {});
+    await expect.poll(() => types(stack, job.jobId), { timeout: 10_000 }).toContain('StepBlocked');
+    await stack.client.cancel(job.jobId, 'not needed');
+    await expect(job.result({ timeout: '10s' })).rejects.toMatchObject({ failure: { name: 'CancelledError' } });
+    expect(await types(stack, job.jobId)).toEqual(['JobStarted', 'StepBlocked', 'CancelRequested', 'CancelDelivered', 'JobCancelled']);
   });
 
   it('terminates a job at once, without running its workflow again', async () => {

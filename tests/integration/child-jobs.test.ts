@@ -33,11 +33,37 @@ const longChild = defineWorkflow('long-child', async (ctx) => {
   return 'never';
 });
 
+// Ends by its execution timeout while its child sleeps on.
+const hastyParent = defineWorkflow('hasty-parent', async (ctx) => ctx.child(longChild, {}), { timeout: '500ms' });
+// Returns once the race is won, its child still running.
+const racingParent = defineWorkflow('racing-parent', async (ctx) =>
+  Promise.race([ctx.child(longChild, {}), ctx.sleep('200ms').then(() => 'stopped waiting')]),
+);
+const detachingParent = defineWorkflow('detaching-parent', async (ctx) => ctx.child(shipItem, { sku: 'd' }, { cancelWithParent: false }));
+
+const lostChild = defineWorkflow('lost-child', async (ctx) => {
+  try {
+    return await ctx.child('no-such-workflow', {});
+  } catch (error) {
+    return `${(error as Error).name}: ${(error as Error).message}`;
+  }
+});
+
 describe.each(STACK_KINDS)('child jobs on %s', (kind) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack(kind);
-    await stack.startWorker([shipItem, order, careful, patientParent, longChild] as never);
+    await stack.startWorker([
+      shipItem,
+      order,
+      careful,
+      patientParent,
+      longChild,
+      hastyParent,
+      racingParent,
+      detachingParent,
+      lostChild,
+    ] as never);
   });
   afterAll(() => stack.close());
 
@@ -77,5 +103,36 @@ describe.each(STACK_KINDS)('child jobs on %s', (kind) => {
     await expect(stack.client.handle(childId).result({ timeout: '10s' })).rejects.toMatchObject({
       failure: { name: 'CancelledError', message: 'order withdrawn' },
     });
+  });
+
+  it('cancels the children of a parent that ends before them, by its timeout or by returning', async () => {
+    const timedOut = await stack.client.start(hastyParent, {});
+    await expect(timedOut.result({ timeout: '10s' })).rejects.toMatchObject({ failure: { name: 'WorkflowTimeoutError' } });
+    await expect(stack.client.handle(`${timedOut.jobId}.c0`).result({ timeout: '10s' })).rejects.toMatchObject({
+      failure: { name: 'CancelledError', message: `parent job ${timedOut.jobId} failed` },
+    });
+    const returned = await stack.client.start(racingParent, {});
+    await expect(returned.result({ timeout: '10s' })).resolves.toBe('stopped waiting');
+    await expect(stack.client.handle(`${returned.jobId}.c0`).result({ timeout: '10s' })).rejects.toMatchObject({
+      failure: { name: 'CancelledError', message: `parent job ${returned.jobId} completed` },
+    });
+  });
+
+  it('lets a child started with cancelWithParent: false run on after its parent is cancelled', async () => {
+    const job = await stack.client.start(detachingParent, {});
+    const childId = `${job.jobId}.c0`;
+    await expect.poll(async () => (await stack.store.read(childId)).at(-1)?.event.type, { timeout: 10_000 }).toBe('TimerStarted');
+    await stack.client.cancel(job.jobId, 'order withdrawn');
+    await expect(job.result({ timeout: '10s' })).rejects.toMatchObject({ failure: { name: 'CancelledError' } });
+    await expect(stack.client.handle(childId).result({ timeout: '10s' })).resolves.toBe('shipped d');
+    expect((await stack.store.read(childId)).map((e) => e.event.type)).not.toContain('CancelRequested');
+  });
+
+  it('refuses a child of a workflow no worker has, with an error the parent can catch', async () => {
+    const job = await stack.client.start(lostChild, {});
+    await expect(job.result({ timeout: '10s' })).resolves.toMatch(
+      /^UnknownWorkflowError: no running worker has workflow "no-such-workflow" \(known: .*lost-child/,
+    );
+    await expect(stack.client.describe(`${job.jobId}.c0`)).rejects.toMatchObject({ name: 'JobNotFoundError' });
   });
 });

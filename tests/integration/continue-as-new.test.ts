@@ -10,11 +10,23 @@ const counter = defineWorkflow('counter', async (ctx, input: { from: number; to:
   return n;
 });
 
+// Adds up items two at a time, continuing as a new job after each two; ends when none comes.
+const tally = defineWorkflow('tally', async (ctx, input: { total: number }) => {
+  await ctx.sleep('300ms'); // the items are all sent meanwhile
+  let total = input.total;
+  for (let i = 0; i < 2; i++) {
+    const item = await ctx.waitForSignal<number>('item', { timeout: '300ms' });
+    if (item.timedOut) return total;
+    total += item.payload;
+  }
+  return ctx.continueAsNew({ total });
+});
+
 describe.each(STACK_KINDS)('continue as new on %s', (kind) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack(kind);
-    await stack.startWorker([counter] as never);
+    await stack.startWorker([counter, tally] as never);
   });
   afterAll(() => stack.close());
 
@@ -36,5 +48,19 @@ describe.each(STACK_KINDS)('continue as new on %s', (kind) => {
     ]);
     const next = await stack.store.read(first.continuedAs as string);
     expect(next[0]?.event).toMatchObject({ type: 'JobStarted', workflow: 'counter', input: { from: 3, to: 10 } });
+  });
+
+  it('hands the signals a job received and did not take to its successor, in order', async () => {
+    const job = await stack.client.start(tally, { total: 0 });
+    for (const item of [1, 2, 4, 8, 16]) await stack.client.signal(job.jobId, 'item', item);
+    await expect(job.result({ timeout: '15s' })).resolves.toBe(31);
+    const first = await stack.client.describe(job.jobId);
+    const second = await stack.client.describe(first.continuedAs as string);
+    expect(second.signals.map((s) => [s.payload, s.takenBy])).toEqual([
+      [4, 1],
+      [8, 2],
+      [16, undefined],
+    ]);
+    expect(second.signals.map((s) => s.signalId)).toEqual(first.signals.slice(2).map((s) => s.signalId));
   });
 });

@@ -24,11 +24,21 @@ const race = defineWorkflow('first-wins', async (ctx) => {
   return winner;
 });
 
+// The signal wins the race; the day-long sleep that lost it is left pending.
+const signalOrDay = defineWorkflow('signal-or-day', async (ctx) => {
+  const first = await Promise.race([
+    ctx.waitForSignal<string>('go').then((signal) => (signal.timedOut ? 'timed out' : signal.payload)),
+    ctx.sleep('1d').then(() => 'a day passed'),
+  ]);
+  await ctx.sleep('100ms');
+  return first;
+});
+
 describe.each(STACK_KINDS)('parallel steps on %s', (kind) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack(kind);
-    await stack.startWorker([fanOut, race] as never, { name: 'first' });
+    await stack.startWorker([fanOut, race, signalOrDay] as never, { name: 'first' });
   });
   afterAll(() => stack.close());
 
@@ -38,6 +48,18 @@ describe.each(STACK_KINDS)('parallel steps on %s', (kind) => {
     const state = await stack.client.describe(job.jobId);
     expect(state.journal).toHaveLength(1000);
     expect(state.journal.every((entry) => entry.kind === 'step' && entry.status === 'completed')).toBe(true);
+  });
+
+  it('finishes a job after a race it replays, without waiting for the sleep that lost it', async () => {
+    const job = await stack.client.start(signalOrDay, {});
+    const types = async () => (await stack.store.read(job.jobId)).map((e) => e.event);
+    await expect.poll(async () => (await types()).some((e) => e.type === 'TimerStarted'), { timeout: 10_000 }).toBe(true);
+    await stack.client.signal(job.jobId, 'go', 'signalled');
+    // The 100 ms sleep after the race fires; its run replays the race and must not park on the
+    // losing sleep's day before the workflow has returned.
+    await expect(job.result({ timeout: '10s' })).resolves.toBe('signalled');
+    const fired = (await types()).flatMap((e) => (e.type === 'TimerFired' ? [e.timerId] : []));
+    expect(fired).toEqual(['sleep:2']);
   });
 
   it('replays Promise.race the same way on another worker', async () => {

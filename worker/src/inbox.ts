@@ -74,18 +74,34 @@ export class Inbox {
    */
   cancelAt(position: number, entry: JournalEntry | undefined): void {
     const cancel = this.#cancel;
-    // Only a new call or a wait still open is where the workflow stands; recorded calls replay.
+    // Only a new call, a wait still open or a step waiting for its next attempt is where the
+    // workflow stands; recorded calls replay.
     const frontier =
       entry === undefined ||
       (entry.kind === 'wait' && !entry.ended) ||
       (entry.kind === 'sleep' && !entry.fired) ||
-      (entry.kind === 'child' && !entry.finished);
-    if (entry?.kind === 'cancel' || (cancel?.deliveredAt === position && frontier)) {
+      (entry.kind === 'child' && !entry.finished) ||
+      (entry.kind === 'step' && (entry.status === 'retrying' || entry.status === 'blocked'));
+    // A step told of it ended there (failed with it), so it replays as told.
+    const toldHere = cancel?.deliveredAt === position && (frontier || entry?.kind === 'step');
+    if (entry?.kind === 'cancel' || toldHere) {
       throw new CancelledError(cancel?.reason ?? 'cancelled');
     }
     if (!cancel || cancel.deliveredAt !== undefined || !frontier) return;
     this.#deliverCancel(position);
     throw new CancelledError(cancel.reason);
+  }
+
+  /**
+   * At a step between attempts (its last one failed, or its breaker held the next back): tells the
+   * workflow there of a cancellation it has not been told of, so no further attempt runs. Returns
+   * the `CancelledError` for the step to throw, or undefined when there is none to tell.
+   */
+  cancelBetweenAttempts(position: number): CancelledError | undefined {
+    const cancel = this.#cancel;
+    if (!cancel || cancel.deliveredAt !== undefined) return undefined;
+    this.#deliverCancel(position);
+    return new CancelledError(cancel.reason);
   }
 
   /** Blocks the call at `position` until a signal, a cancellation or a later delivery ends it. */

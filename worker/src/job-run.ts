@@ -81,6 +81,9 @@ export class JobRun {
   /** Waits only the engine ends (durable retry timers): unlike the inbox's, nothing in this run ends them. */
   #timerWaits = 0;
   #done = false;
+  /** The workflow function has returned or thrown: its ending, not a park, ends the run. */
+  #returned = false;
+  readonly #gate = new ReplayGate();
   #nondeterminism: NondeterminismError | undefined;
   readonly #stepAbort = new AbortController();
   #settle!: (outcome: RunOutcome) => void;
@@ -115,6 +118,7 @@ export class JobRun {
       signal: this.#stepAbort.signal,
       stopped: () => this.#stopped,
       engine: options.engine,
+      cancelled: (stepId) => this.#inbox.cancelBetweenAttempts(stepId),
     });
     this.#calls = new DurableCalls({
       jobId: this.#jobId,
@@ -125,7 +129,7 @@ export class JobRun {
       appends: this.#appends,
       inbox: this.#inbox,
       steps,
-      gate: new ReplayGate(),
+      gate: this.#gate,
       stopped: () => this.#stopped,
       match: (actual, accepts) => this.#match(actual, accepts),
       active: (work) => this.#active(work),
@@ -160,10 +164,12 @@ export class JobRun {
     let thrown: { readonly error: unknown } | undefined;
     try {
       const output = await this.#o.workflow.run(this.#context(), this.#o.state.input);
+      this.#returned = true;
       if (this.#nondeterminism) throw this.#nondeterminism;
       assertStorable(output, `output of workflow "${this.#o.workflow.name}"`);
       ending = { type: 'JobCompleted', output, completedAt: this.#o.clock() };
     } catch (error) {
+      this.#returned = true;
       if (this.#done || this.#nondeterminism) return;
       thrown = { error };
       const cancelled = error instanceof Error && error.name === 'CancelledError' && this.#inbox.cancel?.deliveredAt !== undefined;
@@ -344,13 +350,20 @@ export class JobRun {
     if (this.#timerWaits + this.#inbox.waits === 0) return;
     // Let the workflow code run on first: it may start more work or finish.
     setImmediate(() => {
-      if (this.#stopped || this.#activeSteps > 0) return;
+      if (this.#stopped || this.#returned || this.#activeSteps > 0) return;
+      // Recorded results about to be handed back move the workflow on, past a wait it no longer
+      // awaits (one that lost a Promise.race): parking now would leave the job until that wait
+      // ends, or with its finished workflow unrecorded. Look again once they are handed back.
+      if (this.#gate.holding) return this.#maybePark();
       this.#appends
         .sync()
         .then(() => this.#lastLook())
         .then(
           (woken) => {
-            if (!woken) this.#finish({ kind: 'suspended' });
+            if (woken) return;
+            // The workflow moved on meanwhile (a reply's inbox ended a wait): not parked yet.
+            if (this.#returned || this.#activeSteps > 0 || this.#gate.holding) return this.#maybePark();
+            this.#finish({ kind: 'suspended' });
           },
           () => {},
         );

@@ -6,6 +6,11 @@
 export class ReplayGate {
   readonly #waiting: { seq: number; settle: () => void }[] = [];
 
+  /** True while recorded results wait to be handed back: the workflow is about to move on. */
+  get holding(): boolean {
+    return this.#waiting.length > 0;
+  }
+
   /** A recorded result, released with the rest of its burst in the order the log settled them. */
   replayed<T>(settledSeq: number | undefined, result: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {

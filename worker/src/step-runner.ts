@@ -39,6 +39,11 @@ export interface StepRunnerOptions {
   readonly stopped: () => boolean;
   /** Asks the engine's breakers for admission. */
   readonly engine: Pick<EngineClient, 'send'>;
+  /**
+   * Between attempts of the step at `stepId`: the `CancelledError` to end it with when the job's
+   * cancellation has come in and the workflow has not been told yet (telling it there).
+   */
+  readonly cancelled: (stepId: number) => Error | undefined;
 }
 
 /**
@@ -111,15 +116,20 @@ export class StepRunner {
         void appends.sync().catch(() => {});
         throw new StepFailedError(name, attempt, decision.reason, fromFailure(failure));
       }
+      appends.push({ type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: false, ...beat });
+      // A cancellation heard of during the attempt (with the append that started it) ends the
+      // step here: another attempt would be work the job no longer wants.
+      const cancelled = this.#o.cancelled(stepId);
+      if (cancelled) throw cancelled;
       const durable = decision.at - now > this.#o.maxInProcessWaitMs;
-      appends.push(
-        { type: 'StepFailed', stepId, attempt, failure, failedAt: now, final: false, ...beat },
-        { type: 'StepRetryScheduled', stepId, attempt: decision.attempt, at: decision.at, durable },
-      );
+      appends.push({ type: 'StepRetryScheduled', stepId, attempt: decision.attempt, at: decision.at, durable });
       if (durable) throw PARK;
       void appends.sync().catch(() => {});
       await this.waitUntil(decision.at);
       if (this.#o.stopped()) return parked();
+      // Or one that came in during the wait, with another append of the run.
+      const cancelledWaiting = this.#o.cancelled(stepId);
+      if (cancelledWaiting) throw cancelledWaiting;
       attempt = decision.attempt;
       await this.begin(stepId, name, attempt, settings.guard);
       if (this.#o.stopped()) return parked();
@@ -229,7 +239,11 @@ export class StepRunner {
     lastHeartbeat: unknown,
   ): Promise<AttemptResult<T>> {
     const { jobId, signal: runSignal, timers, aroundAttempt } = this.#o;
-    const { timeoutMs, heartbeatTimeoutMs } = settings;
+    const { timeoutMs, heartbeatTimeoutMs, policy, firstStartedAt } = settings;
+    // The step's deadline (schedule-to-close) bounds the attempt running when it comes, not only
+    // the retries after it: an attempt that hangs must not keep the step past it.
+    const deadlineLeftMs = policy.deadlineMs === undefined ? undefined : firstStartedAt + policy.deadlineMs - this.#o.clock();
+    const byDeadline = deadlineLeftMs !== undefined && (timeoutMs === undefined || deadlineLeftMs < timeoutMs);
     const controller = new AbortController();
     const onRunAbort = () => controller.abort(new Error('the run was aborted'));
     runSignal.addEventListener('abort', onRunAbort, { once: true });
@@ -269,7 +283,15 @@ export class StepRunner {
       ...(lastHeartbeat === undefined ? {} : { lastHeartbeat }),
     };
     try {
-      if (timeoutMs !== undefined) {
+      if (byDeadline) {
+        timer = timers.setTimeout(
+          () =>
+            giveUp(
+              new StepTimeoutError(`attempt ${attempt} of step "${name}" was cut off at the step's deadline of ${policy.deadlineMs} ms`),
+            ),
+          Math.max(0, deadlineLeftMs),
+        );
+      } else if (timeoutMs !== undefined) {
         timer = timers.setTimeout(
           () => giveUp(new StepTimeoutError(`attempt ${attempt} of step "${name}" timed out after ${timeoutMs} ms`)),
           timeoutMs,
@@ -277,7 +299,7 @@ export class StepRunner {
       }
       beat();
       const work = Promise.resolve().then(aroundAttempt ? () => aroundAttempt(info, () => fn(info)) as T | Promise<T> : () => fn(info));
-      const output = timeoutMs === undefined && heartbeatTimeoutMs === undefined ? await work : await Promise.race([work, abandoned]);
+      const output = timer === undefined && heartbeatTimeoutMs === undefined ? await work : await Promise.race([work, abandoned]);
       try {
         assertStorable(output, `output of step "${name}"`);
       } catch (error) {
