@@ -1,4 +1,4 @@
-import { emptyJobState, type Failure, type JobEvent, type RecordedEvent } from '@ratchet/protocol';
+import { emptyJobState, type Failure, type JobEvent, type RecordedEvent, toJsonText } from '@ratchet/protocol';
 import { timelineRow } from './timeline.ts';
 
 /** Which events `formatHistory` shows (all when unset); times still count from every event. */
@@ -226,6 +226,6 @@ function iso(ms: number): string {
 }
 
 function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? 'undefined';
+  const text = toJsonText(value) ?? 'undefined';
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -261,6 +261,26 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(lines.length).toBe(events.length);
   });
 
+  it('prints values JSON has no word for (a bigint, bytes) in every command that shows them', async () => {
+    const started = await ratchet(['start', 'tally', '--job-id', 'cli-tally-1', '--wait'], env);
+    expect(started, started.stderr).toMatchObject({ code: 0 });
+    const shown = { total: '12', digest: { base64: 'AQL/' } };
+    expect(JSON.parse(started.stdout.slice(started.stdout.indexOf('{')))).toEqual(shown);
+    const status = await ratchet(['status', 'cli-tally-1'], env);
+    expect(status, status.stderr).toMatchObject({ code: 0 });
+    expect(status.stdout).toContain('output    {"total":"12","digest":{"base64":"AQL/"}}');
+    expect(JSON.parse((await ratchet(['status', 'cli-tally-1', '--json'], env)).stdout).output).toEqual(shown);
+    const history = await ratchet(['history', 'cli-tally-1'], env);
+    expect(history, history.stderr).toMatchObject({ code: 0 });
+    expect(history.stdout).toMatch(/StepCompleted\s+count #1 .* output \{"total":"12","digest":\{"base64":"AQL\/"\}\}$/m);
+    const rows = JSON.parse((await ratchet(['history', 'cli-tally-1', '--json'], env)).stdout) as { event: { output?: unknown } }[];
+    expect(rows.at(-1)?.event.output).toEqual(shown);
+    expect(JSON.parse((await ratchet(['state', 'cli-tally-1', '--at', '3'], env)).stdout).journal[0].output).toEqual(shown);
+    const forked = await ratchet(['fork', 'cli-tally-1', '--from', 'count', '--wait'], env);
+    expect(forked, forked.stderr).toMatchObject({ code: 0 });
+    expect(JSON.parse(forked.stdout.slice(forked.stdout.indexOf('{')))).toEqual(shown);
+  });
+
   it('verifies running jobs against new code before a deploy', async () => {
     const parked = await ratchet(['start', 'waiter', '--input', '{}', '--job-id', 'cli-waiter-1'], env);
     expect(parked.code).toBe(0);
@@ -338,7 +358,7 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     const unknown = await ratchet(['start', 'no-such-workflow', '--input', '{}'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain(
-      'UnknownWorkflowError: no running worker has workflow "no-such-workflow" (known: flaky, greet, waiter)',
+      'UnknownWorkflowError: no running worker has workflow "no-such-workflow" (known: flaky, greet, tally, waiter)',
     );
     const missing = await ratchet(['status', 'no-such-job'], env);
     expect(missing.stderr).toContain('JobNotFoundError: no job no-such-job');
