@@ -119,6 +119,21 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(again.stdout.trim()).toBe('cli-greet-1 (existing job)');
   });
 
+  it('stops quietly when the reader of its output goes away (ratchet history <jobId> | head)', async () => {
+    for (const args of [['history', 'cli-greet-1'], ['export', 'cli-greet-1'], ['state', 'cli-greet-1'], ['help']]) {
+      const child = spawn(process.execPath, [ratchetBin, ...args], { env: { ...process.env, ...env }, cwd: root });
+      processes.push(child);
+      // The pipe's reader is gone before anything is written: every write fails with EPIPE.
+      child.stdout?.destroy();
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect({ args, code, stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
+  });
+
   it('forks a job from a step, with a replaced result, and refuses what cannot be forked', async () => {
     const forked = await ratchet(
       ['fork', 'cli-greet-1', '--from', 'shout', '--set-output', 'compose="Hi, Zed"', '--job-id', 'cli-greet-fork', '--wait'],
