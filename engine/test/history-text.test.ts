@@ -1,6 +1,6 @@
 import { type JobEvent, type RecordedEvent, resolveRetryPolicy } from '@ratchet/protocol';
 import { describe, expect, it } from 'vitest';
-import { duration, formatHistory } from '../src/history-text.ts';
+import { duration, formatHistory, type HistoryFilter } from '../src/history-text.ts';
 import { timeline } from '../src/timeline.ts';
 
 const policy = resolveRetryPolicy({});
@@ -91,6 +91,20 @@ describe('the readable history', () => {
     expect(text).toMatch(/StepCompleted +count #1 .* output \{"big":"12",/);
     expect(text).toContain(`output ${shown}`);
     expect(timeline('job-1', events).map((row) => row.detail)).toContain(`output ${shown}`);
+  });
+
+  it('says when a filter leaves nothing to show, naming the steps the job has', () => {
+    const events = recorded([
+      { type: 'JobStarted', workflow: 'checkout', version: '', input: {}, epoch: 1, startedAt: T },
+      { type: 'StepStarted', stepId: 0, name: 'charge', attempt: 1, startedAt: T + 5, worker: 'w-a', epoch: 1, policy },
+      { type: 'StepCompleted', stepId: 0, attempt: 1, output: 'ch-1', completedAt: T + 9 },
+      { type: 'StepStarted', stepId: 1, name: 'ship', attempt: 1, startedAt: T + 10, worker: 'w-a', epoch: 1, policy },
+    ]);
+    const last = (filter: HistoryFilter) => formatHistory('job-1', events, filter).split('\n').at(-1)?.trim();
+    expect(last({ step: 'chrage' })).toBe('(no events of step "chrage": the job has no step "chrage" (its steps: charge, ship))');
+    expect(last({ step: 'charge', type: 'StepFailed' })).toBe('(no StepFailed events of step "charge")');
+    expect(last({ type: 'JobCompleted' })).toBe('(no JobCompleted events)');
+    expect(last({ step: 'ship' })).toMatch(/^4 .* StepStarted +ship #1/);
   });
 
   it('writes durations a person reads at a glance', () => {
