@@ -296,6 +296,17 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(JSON.parse(forked.stdout.slice(forked.stdout.indexOf('{')))).toEqual(shown);
   });
 
+  it('waits for a job that continues as new until the last of its chain finishes, and shows where it went', async () => {
+    const started = await ratchet(['start', 'relay', '--input', '2', '--job-id', 'cli-relay-1', '--wait'], env);
+    expect(started, started.stderr).toMatchObject({ code: 0 });
+    expect(started.stdout).toBe('cli-relay-1\n"arrived"\n');
+    const next = JSON.parse((await ratchet(['status', 'cli-relay-1', '--json'], env)).stdout).continuedAs as string;
+    expect(next).toBeTruthy();
+    expect((await ratchet(['status', 'cli-relay-1'], env)).stdout).toMatch(
+      new RegExp(`^status {4}continued$[\\s\\S]*^next job  ${next}  \\(continued as a new job\\)$`, 'm'),
+    );
+  });
+
   it('verifies running jobs against new code before a deploy', async () => {
     const parked = await ratchet(['start', 'waiter', '--input', '{}', '--job-id', 'cli-waiter-1'], env);
     expect(parked.code).toBe(0);
@@ -373,7 +384,7 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     const unknown = await ratchet(['start', 'no-such-workflow', '--input', '{}'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain(
-      'UnknownWorkflowError: no running worker has workflow "no-such-workflow" (known: flaky, greet, tally, waiter)',
+      'UnknownWorkflowError: no running worker has workflow "no-such-workflow" (known: flaky, greet, relay, tally, waiter)',
     );
     const missing = await ratchet(['status', 'no-such-job'], env);
     expect(missing.stderr).toContain('JobNotFoundError: no job no-such-job');

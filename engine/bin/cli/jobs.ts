@@ -74,6 +74,7 @@ export async function showStatus(engine: EngineConnection, jobId: string, json: 
   ];
   if (job.finishedAt !== undefined)
     lines.push(`finished  ${new Date(job.finishedAt).toISOString()}  (${job.finishedAt - job.startedAt} ms)`);
+  if (job.continuedAs !== undefined) lines.push(`next job  ${job.continuedAs}  (continued as a new job)`);
   if (job.status === 'completed') lines.push(`output    ${toJsonText(job.output) ?? 'undefined'}`);
   if (job.failure) lines.push(`error     ${job.failure.name}: ${job.failure.message}`);
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -97,11 +98,15 @@ export async function exportJob(engine: EngineConnection, jobId: string): Promis
   return 0;
 }
 
-/** Polls until the job has finished. */
+/**
+ * Polls until the job has finished; a job that continued as a new one (`ctx.continueAsNew`)
+ * finishes with the last job of its chain, as `handle.result()` does.
+ */
 export async function waitFinished(engine: EngineConnection, jobId: string): Promise<JobSummary> {
-  for (;;) {
-    const job = await engine.send({ type: 'GetJob', jobId });
-    if (isFinished(job)) return job;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  for (let current = jobId; ; ) {
+    const job = await engine.send({ type: 'GetJob', jobId: current });
+    if (job.status === 'continued' && job.continuedAs !== undefined) current = job.continuedAs;
+    else if (isFinished(job)) return job;
+    else await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
