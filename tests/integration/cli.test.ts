@@ -3,8 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Client } from '@ratchet/sdk';
+import { NatsTransport } from '@ratchet/sdk/transport';
 import { PostgresEventStore } from '@ratchet/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waiter as waiterV1 } from '../fixtures/cli-workflows.ts';
 import { deleteStreams, type TestDatabase, testDatabase, testNats } from '../harness/index.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -334,6 +337,29 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     const sampled = await ratchet(['verify', '--workflows', join(root, 'tests/fixtures/cli-workflows.ts'), '--sample', '1'], env);
     expect(sampled.code).toBe(0);
     expect(sampled.stdout).toMatch(/^1 running job replayed in .*: all deterministic/m);
+  });
+
+  it('leaves running jobs of another version to their workers when verifying a new version', async () => {
+    // Started through the sdk, the job records its workflow's version (1); by name, none.
+    const transport = await NatsTransport.connect({ servers: env.NATS_URL as string });
+    try {
+      const client = new Client({ transport, prefix: env.RATCHET_PREFIX as string });
+      await client.start(waiterV1, undefined, { jobId: 'cli-waiter-v1' });
+    } finally {
+      await transport.close();
+    }
+    for (let i = 0; i < 40 && !(await ratchet(['history', 'cli-waiter-v1'], env)).stdout.includes('TimerStarted'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const v2 = await ratchet(['verify', '--workflows', join(root, 'tests/fixtures/cli-workflows-v2.ts')], env);
+    expect(v2.stdout).toContain(
+      'not replayed: 1 running job of workflow "waiter" version 1 (the module has version 2); its workers leave them to workers of their version',
+    );
+    expect(v2.stdout).not.toContain('would break: cli-waiter-v1');
+    // The jobs started by name have no version: version 2's workers would run them, and break them.
+    expect(v2.stdout).toContain('would break: cli-waiter-1: at position 0 the log has step("prepare") but the code calls step("announce")');
+    expect(v2.stdout).toMatch(/^2 running jobs replayed in .*: 2 would break$/m);
+    expect(v2.code).toBe(1);
   });
 
   it('lets an operator trip, list and reset a breaker', async () => {
