@@ -301,6 +301,22 @@ describe.each(STACK_KINDS)('the HTTP JSON API on %s', (kind) => {
       status: 400,
       json: { error: { name: 'BadQuery', message: 'at must be an integer from 1 to 2147483647, got "3000000000"' } },
     });
+    // An empty `at` is a missing one, not the first event; numbers are plain digits, as the CLI takes them.
+    expect(await get('/api/jobs/api-b-1/state?at=')).toMatchObject({
+      status: 400,
+      json: { error: { name: 'BadQuery', message: 'at=<seq> is required: the event to fold the state up to' } },
+    });
+    for (const [param, text] of [
+      ['state?at', '0x3'],
+      ['state?at', '2e0'],
+      ['events?after', ' 1'],
+      ['events?limit', '1.0'],
+    ]) {
+      expect(await get(`/api/jobs/api-b-1/${param}=${encodeURIComponent(text as string)}`), `${param}=${text}`).toMatchObject({
+        status: 400,
+        json: { error: { name: 'BadQuery', message: expect.stringContaining(`got "${text}"`) } },
+      });
+    }
     // The last seqs there can be: an empty page, not an overflow.
     expect(await get('/api/jobs/api-b-1/events?after=2147483647&limit=1')).toMatchObject({
       status: 200,
