@@ -220,6 +220,13 @@ function usage<T>(parse: () => T): T {
   }
 }
 
+// The reader of the output went away (`ratchet history <jobId> | head`): it has all it wants, so
+// stop there instead of dying on an unhandled EPIPE with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {

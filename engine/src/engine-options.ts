@@ -54,7 +54,10 @@ export interface EngineOptions {
    * events, so a cold load reads the snapshot and the tail. @default 1000
    */
   readonly snapshotEvery?: number;
-  /** Told of every committed append, in commit order per job (for live views such as `ratchet dev`). */
+  /**
+   * Told of every committed append, in commit order per job (for live views such as `ratchet dev`).
+   * What it throws is logged: the append has committed and is answered as such.
+   */
   readonly observer?: (change: JobChange) => void;
 }
 

@@ -389,7 +389,13 @@ export class Engine {
   #effects({ before, after, events }: Written): void {
     if (this.#observer && events.length > 0) {
       const recordedAt = after.updatedAt;
-      this.#observer({ state: after, events: events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event })) });
+      try {
+        this.#observer({ state: after, events: events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event })) });
+      } catch (error) {
+        // The append has committed: a watcher's failure must not turn it into a refusal for its
+        // sender, nor skip the breaker outcomes, timers and wake-ups below.
+        this.#logger.error({ err: error, jobId: after.jobId }, 'the engine observer threw; the append it was told of stands');
+      }
     }
     this.#breakers.reportAttempts(before, events, (error, breaker) =>
       this.#logger.error({ err: error, breaker }, 'could not record a breaker outcome'),

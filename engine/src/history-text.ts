@@ -1,4 +1,4 @@
-import { emptyJobState, type Failure, type JobEvent, type RecordedEvent } from '@ratchet/protocol';
+import { emptyJobState, type Failure, type JobEvent, type RecordedEvent, toJsonText } from '@ratchet/protocol';
 import { timelineRow } from './timeline.ts';
 
 /** Which events `formatHistory` shows (all when unset); times still count from every event. */
@@ -33,6 +33,8 @@ export function formatHistory(jobId: string, events: readonly RecordedEvent[], f
   let startedAt = first.event.startedAt;
   let previous = startedAt;
   let copiedUntil = 0;
+  let matched = 0;
+  const stepNames = new Set<string>();
   // The rows of timeline() name the events this text does not describe itself; they need no fold.
   const noFold = emptyJobState(jobId);
   for (const recorded of events) {
@@ -46,7 +48,10 @@ export function formatHistory(jobId: string, events: readonly RecordedEvent[], f
       if (seq > 1) lines.push(`${''.padStart(6)}  -- a new run of the job starts --`);
       copiedUntil = event.forkedFrom && event.forkedFrom.events > 0 ? seq + event.forkedFrom.events : 0;
     }
-    if (event.type === 'StepStarted' || event.type === 'StepBlocked') names.set(event.stepId, event.name);
+    if (event.type === 'StepStarted' || event.type === 'StepBlocked') {
+      names.set(event.stepId, event.name);
+      stepNames.add(event.name);
+    }
     // Copied events keep their source's times; one that records none takes the one before it.
     const copied = seq > 1 && seq <= copiedUntil;
     const at = eventTime(recorded) ?? (copied ? previous : recorded.recordedAt);
@@ -54,6 +59,7 @@ export function formatHistory(jobId: string, events: readonly RecordedEvent[], f
     const shown = (filter.step === undefined || step === filter.step) && (filter.type === undefined || event.type === filter.type);
     const detail = describe(event, { step, attempts, failedAt, at, fallback: () => timelineRow(recorded, noFold).detail });
     if (shown) {
+      matched += 1;
       if (seq === 2 && copiedUntil > 1) lines.push(`${''.padStart(6)}  -- copied from the source job, as recorded there --`);
       lines.push(
         `${String(seq).padStart(6)}  ${duration(at - startedAt).padStart(11)}  ${duration(at - previous).padStart(10)}  ${event.type.padEnd(18)}  ${detail.text}`.trimEnd(),
@@ -63,7 +69,16 @@ export function formatHistory(jobId: string, events: readonly RecordedEvent[], f
     }
     previous = at;
   }
+  if (matched === 0 && (filter.step !== undefined || filter.type !== undefined)) lines.push(noMatch(filter, stepNames));
   return lines.join('\n');
+}
+
+/** Says that a filter left nothing to show, and why when its step is not one of the job's (a misspelt name). */
+function noMatch(filter: HistoryFilter, steps: ReadonlySet<string>): string {
+  const events = filter.type === undefined ? 'events' : `${filter.type} events`;
+  if (filter.step === undefined) return `${''.padStart(6)}  (no ${events})`;
+  const known = steps.has(filter.step) ? '' : `: the job has no step "${filter.step}" (its steps: ${[...steps].join(', ') || 'none'})`;
+  return `${''.padStart(6)}  (no ${events} of step "${filter.step}"${known})`;
 }
 
 function header(jobId: string, events: readonly RecordedEvent[]): string[] {
@@ -226,6 +241,6 @@ function iso(ms: number): string {
 }
 
 function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? 'undefined';
+  const text = toJsonText(value) ?? 'undefined';
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -1,4 +1,4 @@
-import { assertNever, foldEvents, type JobState, type RecordedEvent } from '@ratchet/protocol';
+import { assertNever, foldEvents, type JobState, type RecordedEvent, toJsonText } from '@ratchet/protocol';
 
 /** One event as a person reads it: the columns of `ratchet history` and of `ratchet dev`'s live output. */
 export interface TimelineRow {
@@ -115,7 +115,7 @@ function startedAt(state: JobState, stepId: number, attempt: number): number {
 }
 
 function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? 'undefined';
+  const text = toJsonText(value) ?? 'undefined';
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 

@@ -1,6 +1,7 @@
 import { type JobEvent, type RecordedEvent, resolveRetryPolicy } from '@ratchet/protocol';
 import { describe, expect, it } from 'vitest';
-import { duration, formatHistory } from '../src/history-text.ts';
+import { duration, formatHistory, type HistoryFilter } from '../src/history-text.ts';
+import { timeline } from '../src/timeline.ts';
 
 const policy = resolveRetryPolicy({});
 const T = Date.UTC(2026, 0, 1, 12);
@@ -73,6 +74,37 @@ describe('the readable history', () => {
     );
     expect(text).toMatch(/-- copied from the source job, as recorded there --\n +2 +-600 ms +-600 ms {2}StepStarted/);
     expect(text).toMatch(/output "x"\n +-- the fork runs from here --\n +4 +10 ms +510 ms {2}StepStarted {9}ship #1/);
+  });
+
+  it('shows values JSON has no word for: a bigint as a decimal string, bytes as base64, a date as ISO time', () => {
+    // Bytes come back from the log as Buffers, whose own toJSON would list them byte by byte.
+    const output = { big: 12n, bytes: Buffer.from([1, 2, 255]), at: new Date(T) };
+    const events = recorded([
+      { type: 'JobStarted', workflow: 'checkout', version: '', input: 9007199254740993n, epoch: 1, startedAt: T },
+      { type: 'StepStarted', stepId: 0, name: 'count', attempt: 1, startedAt: T + 5, worker: 'w-a', epoch: 1, policy },
+      { type: 'StepCompleted', stepId: 0, attempt: 1, output, completedAt: T + 9 },
+      { type: 'JobCompleted', output, completedAt: T + 10 },
+    ]);
+    const shown = '{"big":"12","bytes":{"base64":"AQL/"},"at":"2026-01-01T12:00:00.000Z"}';
+    const text = formatHistory('job-1', events);
+    expect(text).toContain('input "9007199254740993"');
+    expect(text).toMatch(/StepCompleted +count #1 .* output \{"big":"12",/);
+    expect(text).toContain(`output ${shown}`);
+    expect(timeline('job-1', events).map((row) => row.detail)).toContain(`output ${shown}`);
+  });
+
+  it('says when a filter leaves nothing to show, naming the steps the job has', () => {
+    const events = recorded([
+      { type: 'JobStarted', workflow: 'checkout', version: '', input: {}, epoch: 1, startedAt: T },
+      { type: 'StepStarted', stepId: 0, name: 'charge', attempt: 1, startedAt: T + 5, worker: 'w-a', epoch: 1, policy },
+      { type: 'StepCompleted', stepId: 0, attempt: 1, output: 'ch-1', completedAt: T + 9 },
+      { type: 'StepStarted', stepId: 1, name: 'ship', attempt: 1, startedAt: T + 10, worker: 'w-a', epoch: 1, policy },
+    ]);
+    const last = (filter: HistoryFilter) => formatHistory('job-1', events, filter).split('\n').at(-1)?.trim();
+    expect(last({ step: 'chrage' })).toBe('(no events of step "chrage": the job has no step "chrage" (its steps: charge, ship))');
+    expect(last({ step: 'charge', type: 'StepFailed' })).toBe('(no StepFailed events of step "charge")');
+    expect(last({ type: 'JobCompleted' })).toBe('(no JobCompleted events)');
+    expect(last({ step: 'ship' })).toMatch(/^4 .* StepStarted +ship #1/);
   });
 
   it('writes durations a person reads at a glance', () => {

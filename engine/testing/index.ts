@@ -1,3 +1,6 @@
+// A history `ratchet export` wrote, replayed against the code under test: an incident becomes a unit test.
+export { type ExportedHistory, parseExportedHistory } from '@ratchet/protocol';
+export { type ReplayReport, replayHistory } from '@ratchet/worker';
 export {
   type CrashAfterStep,
   crashAfterStep,

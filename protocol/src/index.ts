@@ -111,6 +111,7 @@ export type {
   ValueState,
   WaitState,
 } from './journal-entry.ts';
+export { toJsonText } from './json-text.ts';
 export { MAX_TIMEOUT_MS, MAX_VALUE_BYTES } from './limits.ts';
 export { EVENT_TYPES, InvalidMessageError, MAX_TIME_MS, parseCommand, parseEvent, parseTask, WORKFLOW_NAME } from './parse.ts';
 export { backoffDelay, decideRetry, type FailedAttempt, type RetryDecision, seededRandom } from './retry-decision.ts';

@@ -66,7 +66,7 @@ describe('the ratchet CLI refuses a command line it cannot carry out as written'
   it('refuses verify --workflow of a workflow the module does not define, naming those it does', async () => {
     await usage(
       ['verify', '--workflows', join(fixtures, 'cli-workflows.ts'), '--workflow', 'gret', '--data-dir', dir],
-      `--workflow gret: ${join(fixtures, 'cli-workflows.ts')} has no such workflow (it has: flaky, greet, waiter)`,
+      `--workflow gret: ${join(fixtures, 'cli-workflows.ts')} has no such workflow (it has: flaky, greet, relay, tally, waiter)`,
       { NATS_URL: testNats().url },
     );
   });

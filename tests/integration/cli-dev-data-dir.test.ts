@@ -160,6 +160,15 @@ describe("ratchet dev's data dir", () => {
     for (const left of ['dev.json', 'lock.json', 'pgdata']) expect(existsSync(join(dir, left)), left).toBe(false);
   });
 
+  it('names the module, the file and the line of a syntax error in it', async () => {
+    const broken = join(root, 'broken-workflows.ts');
+    await writeFile(broken, "import { defineWorkflow } from '@ratchet/sdk';\nexport const total = 1 +;\n");
+    const run = await ratchet(['dev', '--workflows', broken, '--data-dir', join(root, 'broken')], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`ratchet: could not load the workflows module ${broken}: SyntaxError: Expression expected\n${broken}:2\n`);
+    expect(run.stderr).toContain('export const total = 1 +;');
+  });
+
   it('refuses a module with two different workflows of one name', async () => {
     const twins = join(fixtures, 'cli-twin-workflows.ts');
     const run = await ratchet(['dev', '--workflows', twins, '--data-dir', join(root, 'twins')], env);

@@ -3,8 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Client } from '@ratchet/sdk';
+import { NatsTransport } from '@ratchet/sdk/transport';
 import { PostgresEventStore } from '@ratchet/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waiter as waiterV1 } from '../fixtures/cli-workflows.ts';
 import { deleteStreams, type TestDatabase, testDatabase, testNats } from '../harness/index.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -117,6 +120,21 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
 
     const again = await ratchet(['start', 'greet', '--input', '{"name":"Bob"}', '--job-id', 'cli-greet-1'], env);
     expect(again.stdout.trim()).toBe('cli-greet-1 (existing job)');
+  });
+
+  it('stops quietly when the reader of its output goes away (ratchet history <jobId> | head)', async () => {
+    for (const args of [['history', 'cli-greet-1'], ['export', 'cli-greet-1'], ['state', 'cli-greet-1'], ['help']]) {
+      const child = spawn(process.execPath, [ratchetBin, ...args], { env: { ...process.env, ...env }, cwd: root });
+      processes.push(child);
+      // The pipe's reader is gone before anything is written: every write fails with EPIPE.
+      child.stdout?.destroy();
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect({ args, code, stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
   });
 
   it('forks a job from a step, with a replaced result, and refuses what cannot be forked', async () => {
@@ -261,6 +279,37 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(lines.length).toBe(events.length);
   });
 
+  it('prints values JSON has no word for (a bigint, bytes) in every command that shows them', async () => {
+    const started = await ratchet(['start', 'tally', '--job-id', 'cli-tally-1', '--wait'], env);
+    expect(started, started.stderr).toMatchObject({ code: 0 });
+    const shown = { total: '12', digest: { base64: 'AQL/' } };
+    expect(JSON.parse(started.stdout.slice(started.stdout.indexOf('{')))).toEqual(shown);
+    const status = await ratchet(['status', 'cli-tally-1'], env);
+    expect(status, status.stderr).toMatchObject({ code: 0 });
+    expect(status.stdout).toContain('output    {"total":"12","digest":{"base64":"AQL/"}}');
+    expect(JSON.parse((await ratchet(['status', 'cli-tally-1', '--json'], env)).stdout).output).toEqual(shown);
+    const history = await ratchet(['history', 'cli-tally-1'], env);
+    expect(history, history.stderr).toMatchObject({ code: 0 });
+    expect(history.stdout).toMatch(/StepCompleted\s+count #1 .* output \{"total":"12","digest":\{"base64":"AQL\/"\}\}$/m);
+    const rows = JSON.parse((await ratchet(['history', 'cli-tally-1', '--json'], env)).stdout) as { event: { output?: unknown } }[];
+    expect(rows.at(-1)?.event.output).toEqual(shown);
+    expect(JSON.parse((await ratchet(['state', 'cli-tally-1', '--at', '3'], env)).stdout).journal[0].output).toEqual(shown);
+    const forked = await ratchet(['fork', 'cli-tally-1', '--from', 'count', '--wait'], env);
+    expect(forked, forked.stderr).toMatchObject({ code: 0 });
+    expect(JSON.parse(forked.stdout.slice(forked.stdout.indexOf('{')))).toEqual(shown);
+  });
+
+  it('waits for a job that continues as new until the last of its chain finishes, and shows where it went', async () => {
+    const started = await ratchet(['start', 'relay', '--input', '2', '--job-id', 'cli-relay-1', '--wait'], env);
+    expect(started, started.stderr).toMatchObject({ code: 0 });
+    expect(started.stdout).toBe('cli-relay-1\n"arrived"\n');
+    const next = JSON.parse((await ratchet(['status', 'cli-relay-1', '--json'], env)).stdout).continuedAs as string;
+    expect(next).toBeTruthy();
+    expect((await ratchet(['status', 'cli-relay-1'], env)).stdout).toMatch(
+      new RegExp(`^status {4}continued$[\\s\\S]*^next job  ${next}  \\(continued as a new job\\)$`, 'm'),
+    );
+  });
+
   it('verifies running jobs against new code before a deploy', async () => {
     const parked = await ratchet(['start', 'waiter', '--input', '{}', '--job-id', 'cli-waiter-1'], env);
     expect(parked.code).toBe(0);
@@ -288,6 +337,29 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     const sampled = await ratchet(['verify', '--workflows', join(root, 'tests/fixtures/cli-workflows.ts'), '--sample', '1'], env);
     expect(sampled.code).toBe(0);
     expect(sampled.stdout).toMatch(/^1 running job replayed in .*: all deterministic/m);
+  });
+
+  it('leaves running jobs of another version to their workers when verifying a new version', async () => {
+    // Started through the sdk, the job records its workflow's version (1); by name, none.
+    const transport = await NatsTransport.connect({ servers: env.NATS_URL as string });
+    try {
+      const client = new Client({ transport, prefix: env.RATCHET_PREFIX as string });
+      await client.start(waiterV1, undefined, { jobId: 'cli-waiter-v1' });
+    } finally {
+      await transport.close();
+    }
+    for (let i = 0; i < 40 && !(await ratchet(['history', 'cli-waiter-v1'], env)).stdout.includes('TimerStarted'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const v2 = await ratchet(['verify', '--workflows', join(root, 'tests/fixtures/cli-workflows-v2.ts')], env);
+    expect(v2.stdout).toContain(
+      'not replayed: 1 running job of workflow "waiter" version 1 (the module has version 2); its workers leave them to workers of their version',
+    );
+    expect(v2.stdout).not.toContain('would break: cli-waiter-v1');
+    // The jobs started by name have no version: version 2's workers would run them, and break them.
+    expect(v2.stdout).toContain('would break: cli-waiter-1: at position 0 the log has step("prepare") but the code calls step("announce")');
+    expect(v2.stdout).toMatch(/^2 running jobs replayed in .*: 2 would break$/m);
+    expect(v2.code).toBe(1);
   });
 
   it('lets an operator trip, list and reset a breaker', async () => {
@@ -338,7 +410,7 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     const unknown = await ratchet(['start', 'no-such-workflow', '--input', '{}'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain(
-      'UnknownWorkflowError: no running worker has workflow "no-such-workflow" (known: flaky, greet, waiter)',
+      'UnknownWorkflowError: no running worker has workflow "no-such-workflow" (known: flaky, greet, relay, tally, waiter)',
     );
     const missing = await ratchet(['status', 'no-such-job'], env);
     expect(missing.stderr).toContain('JobNotFoundError: no job no-such-job');

@@ -16,6 +16,9 @@ const gate = defineWorkflow('gate', async (ctx) => {
 
 const quick = defineWorkflow('quick', async (ctx) => ctx.step('only', () => 42));
 
+/** Returns what JSON has no word for: a bigint and bytes. */
+const odd = defineWorkflow('odd', async (ctx) => ctx.step('count', () => ({ big: 12n, bytes: new Uint8Array([1, 2, 255]) })));
+
 interface JobListPage {
   jobs: { jobId: string; workflow: string; status: string; startedAt: number; durationMs: number }[];
   next?: string;
@@ -93,7 +96,7 @@ describe.each(STACK_KINDS)('the HTTP JSON API on %s', (kind) => {
 
   beforeAll(async () => {
     stack = await startStack(kind);
-    await stack.startWorker([gate, quick] as never);
+    await stack.startWorker([gate, quick, odd] as never);
     server = new HttpServer({ engine: stack.engine, store: stack.store });
     base = `http://127.0.0.1:${await server.listen(0)}`;
     for (const jobId of ['api-a-1', 'api-a-2', 'api-a-3']) await stack.client.start(gate, {}, { jobId });
@@ -298,6 +301,22 @@ describe.each(STACK_KINDS)('the HTTP JSON API on %s', (kind) => {
       status: 400,
       json: { error: { name: 'BadQuery', message: 'at must be an integer from 1 to 2147483647, got "3000000000"' } },
     });
+    // An empty `at` is a missing one, not the first event; numbers are plain digits, as the CLI takes them.
+    expect(await get('/api/jobs/api-b-1/state?at=')).toMatchObject({
+      status: 400,
+      json: { error: { name: 'BadQuery', message: 'at=<seq> is required: the event to fold the state up to' } },
+    });
+    for (const [param, text] of [
+      ['state?at', '0x3'],
+      ['state?at', '2e0'],
+      ['events?after', ' 1'],
+      ['events?limit', '1.0'],
+    ]) {
+      expect(await get(`/api/jobs/api-b-1/${param}=${encodeURIComponent(text as string)}`), `${param}=${text}`).toMatchObject({
+        status: 400,
+        json: { error: { name: 'BadQuery', message: expect.stringContaining(`got "${text}"`) } },
+      });
+    }
     // The last seqs there can be: an empty page, not an overflow.
     expect(await get('/api/jobs/api-b-1/events?after=2147483647&limit=1')).toMatchObject({
       status: 200,
@@ -356,6 +375,25 @@ describe.each(STACK_KINDS)('the HTTP JSON API on %s', (kind) => {
     expect(await post('/api/jobs/api-b-2/fork', {})).toMatchObject({ status: 400, json: { error: { name: 'BadBody' } } });
     expect(await post('/api/jobs/api-b-2/fork', { from: 'only', jobId: 'api-b-2-fork' })).toMatchObject({ status: 409 });
     expect(await post('/api/jobs/no-such-job/fork', { from: 'only' })).toMatchObject({ status: 404 });
+  });
+
+  it('shows a job whose values JSON has no word for: bigints as decimal strings, bytes as base64', async () => {
+    await (await stack.client.start(odd, 7n, { jobId: 'api-odd' })).result({ timeout: '10s' });
+    const shown = { big: '12', bytes: { base64: 'AQL/' } };
+    const job = await get('/api/jobs/api-odd');
+    expect(job.json.job).toMatchObject({ status: 'completed', output: shown });
+    expect(job.json.state).toMatchObject({ input: '7', journal: [{ name: 'count', output: shown }] });
+    const events = await get('/api/jobs/api-odd/events');
+    expect(events.status, events.text).toBe(200);
+    expect(events.json.events.map((event: { type: string }) => event.type)).toEqual([
+      'JobStarted',
+      'StepStarted',
+      'StepCompleted',
+      'JobCompleted',
+    ]);
+    expect(events.json.events[2].event.output).toEqual(shown);
+    expect(events.json.events[3].line.detail).toBe('output {"big":"12","bytes":{"base64":"AQL/"}}');
+    expect((await get('/api/jobs/api-odd/state?at=3')).json.state.journal[0].output).toEqual(shown);
   });
 
   it('lists, trips and resets breakers', async () => {

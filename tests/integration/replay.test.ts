@@ -12,6 +12,12 @@ const original = defineWorkflow('refund', async (ctx, input: { amount: number })
   });
   return ctx.step('notify', () => `refunded ${id}`);
 });
+/** Counts down by continuing as a new job: its log ends with JobContinued. */
+const countdown = defineWorkflow('countdown', async (ctx, n: number) => {
+  const left = await ctx.step('tick', () => n - 1);
+  if (left > 0) return ctx.continueAsNew(left);
+  return 'liftoff';
+});
 // New code that swapped two steps: running jobs would break.
 const reordered = defineWorkflow('refund', async (ctx, input: { amount: number }) => {
   await ctx.step('refund', () => input.amount);
@@ -22,7 +28,7 @@ describe('replaying a recorded history against code', () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack('pglite+memory');
-    await stack.startWorker([original] as never);
+    await stack.startWorker([original, countdown] as never);
   });
   afterAll(() => stack.close());
 
@@ -94,6 +100,36 @@ describe('replaying a recorded history against code', () => {
       position: 3,
       expected: { kind: 'return' },
       actual: { kind: 'throw', name: 'Error: refunds are closed' },
+    });
+  });
+
+  it('replays a job that continued as new, and calls another ending where it continued a divergence', async () => {
+    const job = await stack.client.start(countdown, 2, { jobId: 'countdown-2' });
+    expect(await job.result({ timeout: '10s' })).toBe('liftoff');
+    const events = await stack.store.read('countdown-2');
+    expect(events.at(-1)?.event.type).toBe('JobContinued');
+    await expect(replayHistory(countdown, events)).resolves.toEqual({ deterministic: true, replayed: 1 });
+    const returns = defineWorkflow('countdown', async (ctx, n: number) => ctx.step('tick', () => n - 1));
+    expect(await replayHistory(returns, events)).toMatchObject({
+      deterministic: false,
+      position: 1,
+      expected: { kind: 'continueAsNew' },
+      actual: { kind: 'return' },
+    });
+    // The last job of the chain returned: continuing there is a divergence, named where the code continues.
+    const last = (await stack.client.describe('countdown-2')).continuedAs as string;
+    const lastEvents = await stack.store.read(last);
+    expect(lastEvents.at(-1)?.event.type).toBe('JobCompleted');
+    const continues = defineWorkflow('countdown', async (ctx, n: number) => {
+      await ctx.step('tick', () => n - 1);
+      return ctx.continueAsNew(n);
+    });
+    expect(await replayHistory(continues, lastEvents)).toMatchObject({
+      deterministic: false,
+      position: 1,
+      expected: { kind: 'return' },
+      actual: { kind: 'continueAsNew' },
+      location: expect.stringContaining('replay.test.ts'),
     });
   });
 });

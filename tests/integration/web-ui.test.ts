@@ -142,6 +142,11 @@ describe('the web UI in headless Chromium, served by an engine on postgres+nats'
     await expect.poll(() => page.locator('#journal li').count()).toBe(1);
     await seeText(page, '#journal li[data-kind="step"][data-status="running"]', 'fetch');
     expect(await page.locator('#timeline tr.selected').getAttribute('data-seq')).toBe('2');
+    // At event 4 the first attempt had failed and the retry was scheduled: the page says when it comes.
+    await page.locator('#time-travel').fill('4');
+    await seeText(page, '#time-travel-label', 'at event 4 of');
+    await seeText(page, '#journal li[data-kind="step"] .retry', /next attempt at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+    await seeText(page, '#journal li[data-kind="step"] tr[data-attempt="1"]', 'RetryableError: tracker busy (call 1)');
     await page.locator('#follow').click();
     await seeText(page, '#journal li[data-kind="step"][data-status="completed"]', 'close');
 

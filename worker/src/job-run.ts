@@ -193,19 +193,25 @@ export class JobRun {
   }
 
   /**
-   * Replay only: the workflow function has ended. It diverged if the log recorded more calls
-   * than it made (it threw or returned early), or recorded the opposite ending: a completion
-   * where it threw, a failure where it returned.
+   * Replay only: the workflow function has ended (or continued as a new job). It diverged if the
+   * log recorded more calls than it made (it threw or returned early), or recorded another
+   * ending: a completion where it threw or continued, a failure where it returned, a continuation
+   * where it returned or threw.
    */
-  #replayEnding(thrown: { readonly error: unknown } | undefined): RunOutcome {
+  #replayEnding(thrown: { readonly error: unknown } | undefined, continued = false): RunOutcome {
     const { journal, status, failure } = this.#o.state;
-    const actual: DurableCall = thrown ? { kind: 'throw', name: errorLabel(thrown.error) } : { kind: 'return' };
+    const actual: DurableCall = continued
+      ? { kind: 'continueAsNew' }
+      : thrown
+        ? { kind: 'throw', name: errorLabel(thrown.error) }
+        : { kind: 'return' };
     const next = journal[this.#position];
     let expected: DurableCall | undefined;
     if (next !== undefined) expected = describeEntry(next);
-    else if (status === 'completed' && thrown) expected = { kind: 'return' };
-    else if (status === 'failed' && !thrown)
+    else if (status === 'completed' && actual.kind !== 'return') expected = { kind: 'return' };
+    else if (status === 'failed' && actual.kind !== 'throw')
       expected = { kind: 'throw', name: failure ? `${failure.name}: ${failure.message}` : 'an error' };
+    else if (status === 'continued' && actual.kind !== 'continueAsNew') expected = { kind: 'continueAsNew' };
     if (expected === undefined) return { kind: 'replayed', position: this.#position };
     // The cause carries the stack of the throw: where in the workflow's code it ended.
     const error = new NondeterminismError(this.#position, expected, actual, thrown ? { cause: thrown.error } : undefined);
@@ -261,6 +267,11 @@ export class JobRun {
     if (this.#stopped) return parked();
     if (this.#nondeterminism) throw this.#nondeterminism;
     assertStorable(input, `input of the job continuing "${this.#o.workflow.name}"`);
+    if (this.#o.replayOnly) {
+      // Judged against the log's ending here, while the workflow's call is on the stack (where it diverged).
+      this.#finish(this.#replayEnding(undefined, true));
+      return parked();
+    }
     this.#appends.push({ type: 'JobContinued', input, continuedAt: this.#o.clock() });
     try {
       await this.#appends.sync();

@@ -23,7 +23,8 @@ export type ReplayReport =
  * divergence: its position, the call the log recorded, the call the code made, and where.
  *
  * @example
- * const { events } = JSON.parse(readFileSync('job.json', 'utf8'));
+ * // parseExportedHistory (@ratchet/protocol) brings back the bigints, dates and bytes the file tags.
+ * const { events } = parseExportedHistory(readFileSync('job.json', 'utf8'));
  * expect(await replayHistory(orderWorkflow, events)).toMatchObject({ deterministic: true });
  */
 export async function replayHistory(

@@ -1,3 +1,4 @@
+import { toJsonText } from '@ratchet/protocol';
 import type { EngineConnection } from './engine-connection.ts';
 import { waitFinished } from './jobs.ts';
 
@@ -32,7 +33,7 @@ export async function forkJob(engine: EngineConnection, jobId: string, options: 
   );
   if (!options.wait) return 0;
   const job = await waitFinished(engine, reply.jobId);
-  process.stdout.write(`${JSON.stringify(job.status === 'completed' ? job.output : job.failure, null, 2) ?? 'undefined'}\n`);
+  process.stdout.write(`${toJsonText(job.status === 'completed' ? job.output : job.failure, 2) ?? 'undefined'}\n`);
   return job.status === 'completed' ? 0 : 1;
 }
 

@@ -1,5 +1,6 @@
 import { formatHistory } from '@ratchet/engine/history-text';
 import { timeline } from '@ratchet/engine/timeline';
+import { toJsonText } from '@ratchet/protocol';
 import { readWholeHistory } from '@ratchet/sdk';
 import type { EngineConnection } from './engine-connection.ts';
 import { writeOut } from './write-out.ts';
@@ -30,5 +31,5 @@ export function historyOutput(
   const kept = timeline(jobId, events)
     .map((row, i) => ({ ...row, event: events[i]?.event }))
     .filter((row) => (filter.step === undefined || row.step === filter.step) && (filter.type === undefined || row.type === filter.type));
-  return JSON.stringify(kept, null, 2);
+  return toJsonText(kept, 2) as string;
 }

@@ -1,4 +1,4 @@
-import { exportHistory, foldEvents, isFinished, type JobSummary } from '@ratchet/protocol';
+import { exportHistory, foldEvents, isFinished, type JobSummary, toJsonText } from '@ratchet/protocol';
 import { readWholeHistory } from '@ratchet/sdk';
 import type { EngineConnection } from './engine-connection.ts';
 import { writeOut } from './write-out.ts';
@@ -29,7 +29,7 @@ export async function startJob(
   process.stdout.write(`${reply.jobId}${reply.created ? '' : ' (existing job)'}\n`);
   if (!options.wait) return 0;
   const job = await waitFinished(engine, reply.jobId);
-  process.stdout.write(`${JSON.stringify(job.status === 'completed' ? job.output : job.failure, null, 2) ?? 'undefined'}\n`);
+  process.stdout.write(`${toJsonText(job.status === 'completed' ? job.output : job.failure, 2) ?? 'undefined'}\n`);
   return job.status === 'completed' ? 0 : 1;
 }
 
@@ -62,7 +62,7 @@ function timeText(ms: number): string {
 export async function showStatus(engine: EngineConnection, jobId: string, json: boolean): Promise<number> {
   const job = await engine.send({ type: 'GetJob', jobId });
   if (json) {
-    process.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
+    process.stdout.write(`${toJsonText(job, 2)}\n`);
     return 0;
   }
   const lines = [
@@ -74,7 +74,8 @@ export async function showStatus(engine: EngineConnection, jobId: string, json: 
   ];
   if (job.finishedAt !== undefined)
     lines.push(`finished  ${new Date(job.finishedAt).toISOString()}  (${job.finishedAt - job.startedAt} ms)`);
-  if (job.status === 'completed') lines.push(`output    ${JSON.stringify(job.output)}`);
+  if (job.continuedAs !== undefined) lines.push(`next job  ${job.continuedAs}  (continued as a new job)`);
+  if (job.status === 'completed') lines.push(`output    ${toJsonText(job.output) ?? 'undefined'}`);
   if (job.failure) lines.push(`error     ${job.failure.name}: ${job.failure.message}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
@@ -86,7 +87,7 @@ export async function showState(engine: EngineConnection, jobId: string, at: num
   const last = events.at(-1)?.seq ?? 0;
   if (at !== undefined && (at < 1 || at > last)) throw new Error(`--at must be a seq from 1 to ${last}, got ${at}`);
   const state = foldEvents(jobId, at === undefined ? events : events.filter((e) => e.seq <= at));
-  await writeOut(`${JSON.stringify(state, null, 2)}\n`);
+  await writeOut(`${toJsonText(state, 2)}\n`);
   return 0;
 }
 
@@ -97,11 +98,15 @@ export async function exportJob(engine: EngineConnection, jobId: string): Promis
   return 0;
 }
 
-/** Polls until the job has finished. */
+/**
+ * Polls until the job has finished; a job that continued as a new one (`ctx.continueAsNew`)
+ * finishes with the last job of its chain, as `handle.result()` does.
+ */
 export async function waitFinished(engine: EngineConnection, jobId: string): Promise<JobSummary> {
-  for (;;) {
-    const job = await engine.send({ type: 'GetJob', jobId });
-    if (isFinished(job)) return job;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  for (let current = jobId; ; ) {
+    const job = await engine.send({ type: 'GetJob', jobId: current });
+    if (job.status === 'continued' && job.continuedAs !== undefined) current = job.continuedAs;
+    else if (isFinished(job)) return job;
+    else await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -24,7 +24,12 @@ export interface WorkflowModule {
 
 /** Imports a module and collects every exported workflow definition (and `main`, if exported). */
 export async function loadWorkflows(path: string): Promise<WorkflowModule> {
-  const module = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`could not load the workflows module ${path}: ${loadError(error)}`, { cause: error });
+  }
   // One workflow may be exported under several names (`export default hello` beside
   // `export const hello`): it counts once. Two different ones with one name are a mistake.
   const exportedAs = new Map<Workflow<never, unknown>, string[]>();
@@ -42,6 +47,19 @@ export async function loadWorkflows(path: string): Promise<WorkflowModule> {
   const breakers = [...new Set(Object.values(module).filter(isBreaker))];
   const main = typeof module.main === 'function' ? (module.main as WorkflowModule['main']) : undefined;
   return main ? { workflows, breakers, main } : { workflows, breakers };
+}
+
+/**
+ * Why a module did not load. A syntax error's message alone says neither file nor line: Node puts
+ * them, with the line and a caret under the fault, at the head of its stack.
+ */
+function loadError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const what = error.name === 'Error' ? error.message : `${error.name}: ${error.message}`;
+  if (!(error instanceof SyntaxError)) return what;
+  const stack = error.stack ?? '';
+  const where = stack.slice(0, Math.max(0, stack.search(/^\w*Error\b/m))).trimEnd();
+  return where === '' ? what : `${what}\n${where}`;
 }
 
 function isBreaker(value: unknown): value is Breaker {

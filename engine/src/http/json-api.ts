@@ -124,7 +124,7 @@ export function jsonApiRoutes(options: JsonApiOptions): Router {
     })
     .add('GET', '/api/jobs/:jobId/state', async ({ params, query }) => {
       const jobId = checkedJobId(params);
-      if (!query.has('at')) throw new HttpError(400, 'BadQuery', 'at=<seq> is required: the event to fold the state up to');
+      if (!query.get('at')) throw new HttpError(400, 'BadQuery', 'at=<seq> is required: the event to fold the state up to');
       const at = integerParam(query, 'at', 1, 1, MAX_SEQ);
       const events = await store.read(jobId, 0, at);
       if (events.length === 0) throw new HttpError(404, 'JobNotFoundError', `no job ${jobId}`);
@@ -195,10 +195,11 @@ function checkedJobId(params: RouteRequest['params']): string {
   return jobId;
 }
 
+/** A number in the query: plain digits (no sign, spaces, `0x`, exponent or fraction), as the CLI takes them. */
 function integerParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
   const text = query.get(name);
   if (text === null || text === '') return fallback;
-  const value = Number(text);
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new HttpError(400, 'BadQuery', `${name} must be an integer from ${min} to ${max}, got "${text.slice(0, 60)}"`);
   }
