@@ -1,9 +1,13 @@
 // One job: its header and actions, the time-travel slider with the JobState at the chosen event,
-// and the event timeline, kept live by polling for new events until the job has finished.
+// and the event timeline, kept live by polling for new events until the job has finished. A job
+// may have tens of thousands of events: the page reads the job (its newest state) first and draws
+// only what is in sight: the timeline's visible rows (read as they scroll into view) and a page
+// of the journal.
 import { api } from './api.js';
 import { fill, h } from './dom.js';
-import { formatClock, formatDuration, formatTime, isFinished } from './format.js';
+import { formatDuration, formatTime, isFinished } from './format.js';
 import { jobStateView } from './job-state-view.js';
+import { timelineView } from './timeline-view.js';
 
 const POLL_MS = 1000;
 const EVENTS_PAGE = 1000;
@@ -13,13 +17,19 @@ export function renderJob(main, jobId) {
   let stopped = false;
   let pollTimer;
   let slideTimer;
-  /** The job as last read, the seq of the last event shown, and whether the slider follows the newest event. */
+  /** The job as last read, its newest seq known, and whether the slider follows the newest event. */
   let job;
   /** Where the job was forked from (JobState.forkedFrom), if it was. */
   let origin;
   let lastSeq = 0;
+  /** The seq after which the live poll reads: the newest event read in order from the end. */
+  let tailSeq = 0;
   let follow = true;
-  const rowsBySeq = new Map();
+  /** The state shown and its seq, redrawn when the journal is paged. */
+  let shown;
+  /** The journal's page: the index of its first entry shown, or undefined for the last page. */
+  let journalStart;
+  let problemsOnly = false;
 
   const title = h('h1', { class: 'mono' }, jobId);
   const summary = h('div', { class: 'summary', id: 'job-summary' });
@@ -36,7 +46,12 @@ export function renderJob(main, jobId) {
   const sliderLabel = h('span', { id: 'time-travel-label' });
   const followButton = h('button', { type: 'button', id: 'follow', onclick: () => setFollow(true) }, 'Latest');
   const stateBox = h('div', { id: 'state' });
-  const timelineBody = h('tbody');
+  const timeline = timelineView({
+    readPage: (after, limit) => api.events(jobId, after, limit),
+    onPick: (seq) => travel(seq),
+    onError: (error) => (message.textContent = `Could not read events: ${error.message}`),
+    onRead: () => showLabel(),
+  });
   const actions = actionBar();
 
   main.append(
@@ -54,30 +69,7 @@ export function renderJob(main, jobId) {
         h('div', { class: 'travel' }, slider, followButton, h('div', {}, sliderLabel)),
         stateBox,
       ),
-      h(
-        'section',
-        { class: 'timeline-column' },
-        h('h2', {}, 'Timeline'),
-        h(
-          'table',
-          { class: 'timeline', id: 'timeline' },
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              h('th', {}, 'seq'),
-              h('th', {}, 'time'),
-              h('th', {}, 'event'),
-              h('th', {}, 'step'),
-              h('th', {}, 'attempt'),
-              h('th', {}, 'detail'),
-            ),
-          ),
-          timelineBody,
-        ),
-      ),
+      h('section', { class: 'timeline-column' }, h('h2', {}, 'Timeline'), timeline.element),
     ),
   );
 
@@ -107,12 +99,38 @@ export function renderJob(main, jobId) {
     actions.setEnabled(!isFinished(status));
   };
 
-  const showState = (state, at) => {
-    fill(stateBox, jobStateView(state));
-    const row = rowsBySeq.get(at);
-    sliderLabel.textContent = `at event ${at} of ${lastSeq}${row ? ` · ${row.dataset.type}` : ''}${follow ? (isFinished(job?.status) ? ' (latest)' : ' (latest, live)') : ''}`;
-    for (const selected of timelineBody.querySelectorAll('tr.selected')) selected.classList.remove('selected');
-    row?.classList.add('selected');
+  const drawState = () => {
+    fill(
+      stateBox,
+      jobStateView(shown.state, {
+        start: journalStart,
+        problemsOnly,
+        onPage: (start) => {
+          journalStart = start;
+          drawState();
+        },
+        onProblemsOnly: (on) => {
+          problemsOnly = on;
+          journalStart = undefined;
+          drawState();
+        },
+      }),
+    );
+  };
+
+  /** Shows `state`, the fold up to event `at`; `scroll` brings that event into the timeline's sight. */
+  const showState = (state, at, scroll) => {
+    shown = { state, at };
+    drawState();
+    showLabel();
+    timeline.select(at, scroll);
+  };
+
+  /** Says which event the state is at (its type once the timeline has read it). */
+  const showLabel = () => {
+    if (shown === undefined) return;
+    const type = timeline.typeOf(shown.at);
+    sliderLabel.textContent = `at event ${shown.at} of ${lastSeq}${type ? ` · ${type}` : ''}${follow ? (isFinished(job?.status) ? ' (latest)' : ' (latest, live)') : ''}`;
   };
 
   const setFollow = (on) => {
@@ -131,7 +149,7 @@ export function renderJob(main, jobId) {
     slideTimer = setTimeout(async () => {
       try {
         const { state } = await api.stateAt(jobId, seq);
-        if (!stopped && Number(slider.value) === seq) showState(state, seq);
+        if (!stopped && Number(slider.value) === seq) showState(state, seq, true);
       } catch (error) {
         message.textContent = `Could not fold the state at ${seq}: ${error.message}`;
       }
@@ -139,35 +157,23 @@ export function renderJob(main, jobId) {
   };
   slider.addEventListener('input', () => travel(Number(slider.value)));
 
-  const addEvents = (events) => {
-    for (const event of events) {
-      const line = event.line;
-      const row = h(
-        'tr',
-        { 'data-seq': event.seq, 'data-type': event.type, class: line.error ? 'failed-row' : '', onclick: () => travel(event.seq) },
-        h('td', { class: 'num' }, event.seq),
-        h('td', { class: 'mono nowrap', title: formatTime(event.recordedAt) }, formatClock(event.recordedAt)),
-        h('td', {}, event.type),
-        h('td', {}, line.step ?? ''),
-        h('td', { class: 'num' }, line.attempt ?? ''),
-        h('td', {}, line.error ? h('span', { class: 'error' }, line.error, ' ') : null, line.detail ?? ''),
-      );
-      rowsBySeq.set(event.seq, row);
-      timelineBody.append(row);
-      lastSeq = Math.max(lastSeq, event.seq);
-    }
+  /** The job has events up to `seq`: the slider and the timeline reach it. */
+  const grow = (seq) => {
+    lastSeq = Math.max(lastSeq, seq);
     slider.max = String(Math.max(lastSeq, 1));
+    timeline.setTotal(lastSeq);
   };
 
-  /** Reads events after the last shown, page by page; true when there were any. */
+  /** Reads the events after the newest read in order, page by page; true when the job has events it did not have. */
   const readEvents = async () => {
-    let grew = false;
+    const before = lastSeq;
     for (;;) {
-      const page = await api.events(jobId, lastSeq, EVENTS_PAGE);
-      if (stopped) return grew;
-      addEvents(page.events);
-      grew ||= page.events.length > 0;
-      if (!page.more || page.events.length === 0) return grew;
+      const page = await api.events(jobId, tailSeq, EVENTS_PAGE);
+      if (stopped) return false;
+      timeline.add(page.events);
+      for (const event of page.events) tailSeq = Math.max(tailSeq, event.seq);
+      grow(tailSeq);
+      if (!page.more || page.events.length === 0) return lastSeq > before;
     }
   };
 
@@ -176,17 +182,24 @@ export function renderJob(main, jobId) {
     if (stopped) return;
     job = answer.job;
     origin = answer.state.forkedFrom;
+    // The state is as new as the job or newer (the engine may have appended since the row was written).
+    grow(Math.max(job.lastSeq, answer.state.lastSeq ?? 0));
     showSummary();
     if (follow) {
       slider.value = String(lastSeq);
-      showState(answer.state, lastSeq);
+      showState(answer.state, answer.state.lastSeq ?? lastSeq, true);
     }
   };
 
   const poll = async () => {
     try {
-      const grew = await readEvents();
-      if (grew || job === undefined) await refreshJob();
+      if (job === undefined) {
+        // First the job and its newest state: the page is usable at once. The timeline reads the
+        // events in sight itself; the poll reads only those the job appends from now on.
+        await refreshJob();
+        tailSeq = lastSeq;
+      }
+      if (await readEvents()) await refreshJob();
       if (job !== undefined && !isFinished(job.status)) message.dataset.live = 'true';
       else delete message.dataset.live;
     } catch (error) {
@@ -195,7 +208,7 @@ export function renderJob(main, jobId) {
     }
     // Live until the job has finished and every event it has is shown (the last ones may have
     // landed between reading the events and reading the job); a finished job's log does not grow.
-    const behind = job !== undefined && job.lastSeq > lastSeq;
+    const behind = job !== undefined && job.lastSeq > tailSeq;
     if (!stopped && (job === undefined || !isFinished(job.status) || behind)) pollTimer = setTimeout(poll, behind ? 0 : POLL_MS);
     else summary.dataset.polling = 'stopped';
   };

@@ -1,19 +1,28 @@
 // A JobState as a person reads it: its journal (steps with every attempt, sleeps, waits,
-// children), its signals and timers, and how it ended.
+// children), its signals and timers, and how it ended. A long job's journal has thousands of
+// entries: one page of them is drawn (the newest by default, where the job is at), with controls
+// to page through them or to keep only the entries that had trouble.
 import { h } from './dom.js';
 import { formatClock, formatDuration, formatTime, preview } from './format.js';
+
+/** Journal entries drawn at a time. */
+const JOURNAL_PAGE = 50;
+/** Signals drawn: the newest. */
+const SIGNALS_SHOWN = 100;
 
 const failureText = (failure) => (failure ? `${failure.name}: ${failure.message}` : '');
 const jobLink = (jobId) => h('a', { class: 'mono', href: `#/jobs/${encodeURIComponent(jobId)}` }, jobId);
 
-/** The elements showing `state` (the fold up to some event). */
-export function jobStateView(state) {
+/**
+ * The elements showing `state` (the fold up to some event). `journal`: `start`, the index of the
+ * first entry drawn (undefined: the last page); `problemsOnly`, to keep the entries that failed,
+ * retried or wait on a breaker; `onPage(start)` and `onProblemsOnly(on)` when the controls are used.
+ */
+export function jobStateView(state, journal = {}) {
   return [
     outcome(state),
     h('h3', {}, 'Journal'),
-    state.journal.length === 0
-      ? h('p', { class: 'muted' }, 'Nothing recorded yet.')
-      : h('ol', { class: 'journal', id: 'journal' }, state.journal.map(entryView)),
+    state.journal.length === 0 ? h('p', { class: 'muted' }, 'Nothing recorded yet.') : journalView(state.journal, journal),
     signalsView(state.signals),
     timersView(state.timers),
     h('details', {}, h('summary', {}, 'Input'), h('pre', {}, JSON.stringify(state.input, null, 2) ?? 'undefined')),
@@ -38,6 +47,51 @@ function outcome(state) {
     { class: 'outcome' },
     rows.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
   );
+}
+
+/** True for an entry a person looks for in a long journal: it failed, retried, or waits on a breaker. */
+const hadTrouble = (entry) =>
+  entry.failure !== undefined || ['failed', 'retrying', 'blocked'].includes(entry.status) || (entry.attempts?.length ?? 0) > 1;
+
+function journalView(all, { start, problemsOnly = false, onPage = () => {}, onProblemsOnly = () => {} }) {
+  const entries = problemsOnly ? all.filter(hadTrouble) : all;
+  const lastStart = Math.max(0, entries.length - JOURNAL_PAGE);
+  const from = start === undefined ? lastStart : Math.min(Math.max(0, start), lastStart);
+  const to = Math.min(entries.length, from + JOURNAL_PAGE);
+  const button = (text, id, target, enabled) =>
+    h('button', { type: 'button', id, disabled: !enabled, onclick: () => onPage(target) }, text);
+  const pager = h(
+    'div',
+    { class: 'journal-pager', id: 'journal-pager' },
+    button('First', 'journal-first', 0, from > 0),
+    button('Earlier', 'journal-earlier', Math.max(0, from - JOURNAL_PAGE), from > 0),
+    h(
+      'span',
+      { class: 'muted', id: 'journal-range' },
+      entries.length === 0 ? 'none' : `${from + 1}–${to} of ${entries.length}${problemsOnly ? ` (of ${all.length})` : ''}`,
+    ),
+    // At the last page the view stays at the end as the job grows (undefined: the last page).
+    button('Later', 'journal-later', to >= lastStart ? undefined : from + JOURNAL_PAGE, to < entries.length),
+    button('Last', 'journal-last', undefined, to < entries.length),
+    h(
+      'label',
+      {},
+      h('input', {
+        type: 'checkbox',
+        id: 'journal-problems',
+        checked: problemsOnly,
+        onchange: (change) => onProblemsOnly(change.target.checked),
+      }),
+      ' only failures and retries',
+    ),
+  );
+  // A pager is only needed once the journal is longer than a page.
+  return [
+    all.length > JOURNAL_PAGE || problemsOnly ? pager : null,
+    entries.length === 0
+      ? h('p', { class: 'muted' }, 'No entry failed or retried.')
+      : h('ol', { class: 'journal', id: 'journal' }, entries.slice(from, to).map(entryView)),
+  ];
 }
 
 function entryView(entry) {
@@ -125,10 +179,12 @@ function attemptView(attempt) {
   );
 }
 
-function signalsView(signals) {
-  if (signals.length === 0) return null;
+function signalsView(all) {
+  if (all.length === 0) return null;
+  const signals = all.slice(-SIGNALS_SHOWN);
   return [
     h('h3', {}, 'Signals'),
+    all.length > signals.length ? h('p', { class: 'muted' }, `the newest ${signals.length} of ${all.length}`) : null,
     h(
       'table',
       { class: 'signals', id: 'signals' },

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { HttpServer } from '@ratchet/engine';
+import { foldEvents, type JobEvent, jobRowOf, resolveRetryPolicy } from '@ratchet/protocol';
 import { defineBreaker, defineWorkflow, RetryableError } from '@ratchet/sdk';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +47,30 @@ const waiter = defineWorkflow('waiter', async (ctx) => {
 });
 
 const inventory = defineBreaker('inventory', { failureThreshold: 3, cooldown: '1m' });
+
+const LONG_STEPS = 150;
+/** Where step 40 failed once and was retried. */
+const FLAKY_STEP = 40;
+
+/** The log of a finished job of 150 steps (305 events), step 40 retried once after an error. */
+function longJobLog(t0: number): JobEvent[] {
+  const policy = resolveRetryPolicy({});
+  const log: JobEvent[] = [{ type: 'JobStarted', workflow: 'long', version: '1', input: {}, epoch: 1, startedAt: t0 }];
+  for (let stepId = 0; stepId < LONG_STEPS; stepId++) {
+    const at = t0 + stepId * 10;
+    log.push({ type: 'StepStarted', stepId, name: `step-${stepId}`, attempt: 1, startedAt: at, worker: 'w-1', epoch: 1, policy });
+    if (stepId === FLAKY_STEP) {
+      log.push(
+        { type: 'StepFailed', stepId, attempt: 1, failure: { name: 'Error', message: `flaky ${stepId}` }, failedAt: at + 1, final: false },
+        { type: 'StepRetryScheduled', stepId, attempt: 2, at: at + 5, durable: false },
+        { type: 'StepStarted', stepId, name: `step-${stepId}`, attempt: 2, startedAt: at + 5, worker: 'w-1', epoch: 1 },
+      );
+    }
+    log.push({ type: 'StepCompleted', stepId, attempt: stepId === FLAKY_STEP ? 2 : 1, output: stepId, completedAt: at + 8 });
+  }
+  log.push({ type: 'JobCompleted', output: LONG_STEPS, completedAt: t0 + LONG_STEPS * 10 });
+  return log;
+}
 
 /** Waits for a locator to exist and show `text` (playwright-core has no expect of its own). */
 async function seeText(page: Page, selector: string, text: string | RegExp, timeout = 15_000): Promise<void> {
@@ -122,14 +147,14 @@ describe('the web UI in headless Chromium, served by an engine on postgres+nats'
     await seeText(page, '#action-message', 'done');
     const work = page.locator('#journal li[data-kind="step"][data-status="running"]', { hasText: 'work' });
     await work.waitFor({ timeout: 15_000 });
-    const seqBefore = Number(await page.locator('#timeline tbody tr').last().getAttribute('data-seq'));
+    const seqBefore = Number(await page.locator('#timeline tbody tr[data-seq]').last().getAttribute('data-seq'));
 
     // The step completes while the page is open: it shows without a reload.
     releaseWork();
     await page.locator('#journal li[data-kind="step"][data-status="completed"]', { hasText: 'work' }).waitFor({ timeout: 15_000 });
     await seeText(page, '#timeline tbody tr[data-type="StepCompleted"]', 'work');
     await seeText(page, '#job-status', 'completed');
-    const seqAfter = Number(await page.locator('#timeline tbody tr').last().getAttribute('data-seq'));
+    const seqAfter = Number(await page.locator('#timeline tbody tr[data-seq]').last().getAttribute('data-seq'));
     expect(seqAfter).toBeGreaterThan(seqBefore);
     await seeText(page, '.outcome', 'web-ui');
     // A finished job is not polled any more, and its actions are disabled.
@@ -258,6 +283,69 @@ describe('the web UI in headless Chromium, served by an engine on postgres+nats'
     );
     expect(names).not.toContain('csrf-form');
     expect(names).not.toContain('csrf-fetch');
+  });
+
+  it('draws a long job in windows: the timeline rows in sight and a page of the journal, both movable', async () => {
+    const t0 = Date.now() - 60_000;
+    const log = longJobLog(t0);
+    const state = foldEvents(
+      'long-ui',
+      log.map((event, i) => ({ seq: i + 1, recordedAt: t0 + i, event })),
+    );
+    const [appended] = await stack.store.append([
+      { jobId: 'long-ui', expectedSeq: 0, events: log, recordedAt: t0, job: jobRowOf(state), timers: { added: [], removed: [] } },
+    ]);
+    expect(appended?.ok).toBe(true);
+    const last = log.length;
+    await page.goto(`${base}/#/jobs/long-ui`);
+    await seeText(page, '#job-status', 'completed');
+    await seeText(page, '#time-travel-label', `at event ${last} of ${last}`);
+    // The timeline starts at the newest event and draws the rows in sight (and a margin), not all 305.
+    await page.locator(`#timeline tbody tr[data-seq="${last}"]`).waitFor({ timeout: 5_000 });
+    const drawn = await page.locator('#timeline tbody tr').count();
+    expect(drawn).toBeGreaterThan(20);
+    expect(drawn).toBeLessThan(150);
+    // Rows have the one height the window's arithmetic counts on (ROW_PX in timeline-view.js).
+    expect(await page.locator(`#timeline tbody tr[data-seq="${last}"]`).evaluate((row) => row.getBoundingClientRect().height)).toBe(24);
+
+    // The journal shows its last page of 50 entries, and pages back to the first.
+    await seeText(page, '#journal-range', `101–${LONG_STEPS} of ${LONG_STEPS}`);
+    expect(await page.locator('#journal li.entry').count()).toBe(50);
+    await page.locator('#journal-first').click();
+    await seeText(page, '#journal-range', `1–50 of ${LONG_STEPS}`);
+    expect(await page.locator('#journal li.entry').first().getAttribute('data-position')).toBe('0');
+    await page.locator('#journal-later').click();
+    await seeText(page, '#journal-range', `51–100 of ${LONG_STEPS}`);
+    // Only the entries that had trouble: the flaky step, with its failed attempt and its error.
+    await page.locator('#journal-problems').check();
+    await seeText(page, '#journal-range', `1–1 of 1 (of ${LONG_STEPS})`);
+    await seeText(
+      page,
+      `#journal li[data-position="${FLAKY_STEP}"] tr[data-attempt="1"][data-status="failed"]`,
+      `Error: flaky ${FLAKY_STEP}`,
+    );
+    await page.locator('#journal-problems').uncheck();
+
+    // Travel to the retry: the timeline brings that event into sight, selected, and the state then says when the next attempt comes.
+    const retrySeq = log.findIndex((event) => event.type === 'StepRetryScheduled') + 1;
+    await page.locator('#time-travel').fill(String(retrySeq));
+    await seeText(page, '#time-travel-label', `at event ${retrySeq} of ${last} · StepRetryScheduled`);
+    await page.locator(`#timeline tr.selected[data-seq="${retrySeq}"]`).waitFor({ timeout: 5_000 });
+    expect(await page.locator(`#timeline tr[data-seq="${last}"]`).count()).toBe(0);
+    await seeText(page, `#journal li[data-position="${FLAKY_STEP}"] .retry`, /next attempt at \d{4}-\d\d-\d\d/);
+
+    // Scrolled to the top, the timeline draws the first events; a click on a row travels there.
+    await page.locator('#timeline-scroll').evaluate((box) => {
+      box.scrollTop = 0;
+    });
+    await seeText(page, '#timeline tbody tr[data-seq="1"]', 'JobStarted');
+    await page.locator('#timeline tbody tr[data-seq="3"]').click();
+    await seeText(page, '#time-travel-label', `at event 3 of ${last} · StepCompleted`);
+    await expect.poll(() => page.locator('#journal li.entry').count()).toBe(1);
+    // "Latest" goes back to the end: the newest row is drawn again.
+    await page.locator('#follow').click();
+    await seeText(page, '#time-travel-label', `at event ${last} of ${last}`);
+    await page.locator(`#timeline tr.selected[data-seq="${last}"]`).waitFor({ timeout: 5_000 });
   });
 
   it('ran without errors in the page', () => {
