@@ -136,7 +136,7 @@ export function renderJob(main, jobId) {
   const setFollow = (on) => {
     follow = on;
     followButton.disabled = on;
-    if (on && job !== undefined) void refreshJob().catch((error) => (message.textContent = `Could not read the job: ${error.message}`));
+    if (on && job !== undefined) void refreshJob(true).catch((error) => (message.textContent = `Could not read the job: ${error.message}`));
   };
 
   /** Shows the state folded up to `seq`; at the newest event the view follows the job again. */
@@ -177,7 +177,11 @@ export function renderJob(main, jobId) {
     }
   };
 
-  const refreshJob = async () => {
+  /**
+   * Reads the job and, when following it, shows its newest state. `scroll` brings the timeline to
+   * that event; a poll does not (the timeline stays at the end by itself unless scrolled away).
+   */
+  const refreshJob = async (scroll = false) => {
     const answer = await api.getJob(jobId);
     if (stopped) return;
     job = answer.job;
@@ -187,7 +191,7 @@ export function renderJob(main, jobId) {
     showSummary();
     if (follow) {
       slider.value = String(lastSeq);
-      showState(answer.state, answer.state.lastSeq ?? lastSeq, true);
+      showState(answer.state, answer.state.lastSeq ?? lastSeq, scroll);
     }
   };
 
