@@ -12,6 +12,8 @@ export interface BreakerState {
   readonly status: 'closed' | 'open' | 'half-open';
   /** When an open breaker half-opens. */
   readonly openUntil?: number;
+  /** When this engine saw it half-open (in memory only; a breaker read back from its stream has none). */
+  readonly halfOpenedAt?: number;
   readonly consecutiveFailures: number;
   /** Outcomes within the failure-rate window (closed), oldest first. */
   readonly recent: readonly { readonly at: number; readonly ok: boolean }[];
@@ -43,7 +45,7 @@ export function applyBreakerEvent(state: BreakerState, event: BreakerEvent): Bre
     case 'BreakerHalfOpened':
       return { ...state, status: 'half-open', probesInFlight: 0, probeSuccesses: 0 };
     case 'BreakerClosed': {
-      const { openUntil: _until, ...rest } = state;
+      const { openUntil: _until, halfOpenedAt: _at, ...rest } = state;
       return { ...rest, status: 'closed', consecutiveFailures: 0, recent: [], probesInFlight: 0, probeSuccesses: 0 };
     }
   }
@@ -56,15 +58,20 @@ export function admit(state: BreakerState, policy: ResolvedBreakerPolicy, now: n
   if (s.status === 'open' && now >= (s.openUntil ?? 0)) {
     const halfOpened: BreakerEvent = { type: 'BreakerHalfOpened' };
     transitions.push(halfOpened);
-    s = applyBreakerEvent(s, halfOpened);
+    s = { ...applyBreakerEvent(s, halfOpened), halfOpenedAt: now };
   }
   if (s.status === 'closed') return { state: s, admitted: true, probe: false, transitions };
   if (s.status === 'open') return { state: s, admitted: false, probe: false, retryAt: s.openUntil as number, transitions };
   if (s.probesInFlight < policy.halfOpenProbes) {
     return { state: { ...s, probesInFlight: s.probesInFlight + 1 }, admitted: true, probe: true, transitions };
   }
-  // Half-open with every probe slot taken: look again shortly.
-  return { state: s, admitted: false, probe: false, retryAt: now + Math.min(1000, Math.max(50, policy.cooldownMs)), transitions };
+  // Half-open with every probe slot taken: look again after as long as it has been half-open (at
+  // least 50 ms, at most its cooldown). A quick probe's end is seen soon; a probe that hangs
+  // costs each parked job a few asks (each a StepBlocked and a TimerFired in its log), not one
+  // a second: over a day-long outage that was tens of thousands of events a job, past the
+  // history limit.
+  const since = now - (s.halfOpenedAt ?? s.openUntil ?? now);
+  return { state: s, admitted: false, probe: false, retryAt: now + Math.max(50, Math.min(policy.cooldownMs, since)), transitions };
 }
 
 /** Records the outcome of a call that was admitted; `ok` undefined means it ended without one (worker lost). */

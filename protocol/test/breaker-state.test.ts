@@ -21,6 +21,23 @@ describe('the breaker state machine', () => {
     expect(closed.transitions).toEqual([{ type: 'BreakerClosed', reason: '2 probes succeeded' }]);
   });
 
+  it('has a job blocked behind a half-open breaker ask again after as long as it has been half-open, at most its cooldown', () => {
+    const slow = resolveBreakerPolicy('s', { failureThreshold: 1, cooldown: 30_000, halfOpenProbes: 1 });
+    const open = recordOutcome(closedBreaker('s'), slow, { ok: false, probe: false }, 0);
+    const probe = admit(open.state, slow, 40_000); // half-opens 10 s after its cooldown ended
+    expect(probe).toMatchObject({ admitted: true, probe: true });
+    const waits = [40_000, 40_010, 40_500, 42_000, 50_000, 100_000].map((now) => {
+      const asked = admit(probe.state, slow, now);
+      expect(asked.admitted).toBe(false);
+      return (asked.retryAt as number) - now;
+    });
+    // Counted from when it half-opened here (40 s), not from the end of the cooldown.
+    expect(waits).toEqual([50, 50, 500, 2000, 10_000, 30_000]);
+    // A breaker read back from its stream knows only when its cooldown ended.
+    const { halfOpenedAt: _at, ...reloaded } = probe.state;
+    expect((admit(reloaded, slow, 45_000).retryAt as number) - 45_000).toBe(15_000);
+  });
+
   it('reopens when a probe fails, and frees a probe slot whose worker was lost', () => {
     const open = recordOutcome(
       recordOutcome(closedBreaker('p'), policy, { ok: false, probe: false }, 0).state,
