@@ -3,6 +3,9 @@ import { expectRunning } from './job-conditions.ts';
 import { type JobWriter, summarize, type Written } from './job-writer.ts';
 import { Refusal } from './refusal.ts';
 
+/** Continuations a signal or cancellation follows at most (a bound on a broken chain, not a limit a real one meets). */
+const MAX_CONTINUATIONS = 10_000;
+
 export interface JobControlOptions {
   readonly writer: JobWriter;
   readonly clock: () => number;
@@ -25,18 +28,39 @@ export class JobControl {
 
   async signal(command: SignalJob): Promise<unknown> {
     const signalId = this.#o.ids();
-    const written = await this.#o.writer.write(command.jobId, (state) => {
-      expectRunning(state, `cannot signal job ${command.jobId}`);
+    const written = await this.#writeToLatest(command.jobId, (state) => {
+      expectRunning(state, `cannot signal job ${state.jobId}`);
       return [{ type: 'SignalReceived', signalId, name: command.name, payload: command.payload, receivedAt: this.#o.clock() }];
     });
     this.#o.afterWrite(written);
-    return { signalId };
+    return { signalId, jobId: written.after.jobId };
+  }
+
+  /**
+   * Writes what `decide` says to the job — or, when it continued as new, to the run that carries
+   * it on now (following the chain, as `result()` does): a signal or a cancellation meant for a
+   * long-running process must not be refused because it moved to a new job id.
+   */
+  async #writeToLatest(jobId: string, decide: (state: JobState) => ReturnType<Parameters<JobWriter['write']>[1]>): Promise<Written> {
+    for (let hops = 0; ; hops++) {
+      let next: string | undefined;
+      const written = await this.#o.writer.write(jobId, (state) => {
+        next = undefined;
+        if (state.status === 'continued' && state.continuedAs !== undefined && hops < MAX_CONTINUATIONS) {
+          next = state.continuedAs;
+          return [];
+        }
+        return decide(state);
+      });
+      if (next === undefined) return written;
+      jobId = next;
+    }
   }
 
   /** A cancellation request (the workflow is told and may compensate), or a termination (it ends now). */
   async cancel(command: CancelJob): Promise<unknown> {
-    const written = await this.#o.writer.write(command.jobId, (state) => {
-      expectRunning(state, `cannot cancel job ${command.jobId}`);
+    const written = await this.#writeToLatest(command.jobId, (state) => {
+      expectRunning(state, `cannot cancel job ${state.jobId}`);
       const now = this.#o.clock();
       if (command.terminate) return [{ type: 'JobCancelled', reason: command.reason, terminated: true, cancelledAt: now }];
       return state.cancel ? [] : [{ type: 'CancelRequested', reason: command.reason, requestedAt: now }];

@@ -276,7 +276,8 @@ export interface CommandReplies {
   readonly GetJob: JobSummary;
   readonly ClaimJob: ClaimJobReply;
   readonly ReleaseJob: ClaimJobReply;
-  readonly SignalJob: { readonly signalId: string };
+  /** `jobId`: the job that took the signal — the one named, or the run it continued as. */
+  readonly SignalJob: { readonly signalId: string; readonly jobId: string };
   readonly CancelJob: JobSummary;
   readonly DescribeJob: JobState;
   readonly AcquireBreaker: BreakerAdmission;

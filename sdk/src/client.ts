@@ -146,9 +146,11 @@ export class Client {
 
   /**
    * Sends a signal to a running job; it waits in the job's inbox until `ctx.waitForSignal(name)`
-   * takes it. A signal to an unknown or finished job is refused (`JobNotFoundError`, `JobFinishedError`).
+   * takes it. A job that continued as new passes it on to the run that carries it on (the reply's
+   * `jobId` says which took it). A signal to an unknown or finished job is refused
+   * (`JobNotFoundError`, `JobFinishedError`).
    */
-  async signal(jobId: string, name: string, payload?: unknown): Promise<{ signalId: string }> {
+  async signal(jobId: string, name: string, payload?: unknown): Promise<{ signalId: string; jobId: string }> {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('a signal needs a non-empty name');
     assertStorable(payload, `payload of signal "${name}"`);
     return this.#engine.send({ type: 'SignalJob', jobId, name, payload });
@@ -156,7 +158,8 @@ export class Client {
 
   /**
    * Asks a running job to cancel: its workflow gets a `CancelledError` at its next durable call and
-   * may run compensating steps before it ends as cancelled.
+   * may run compensating steps before it ends as cancelled. A job that continued as new passes it
+   * on to the run that carries it on, as `terminate` does; the summary is of the run it reached.
    */
   cancel(jobId: string, reason = 'cancelled by request'): Promise<JobSummary> {
     return this.#engine.send({ type: 'CancelJob', jobId, reason, terminate: false });

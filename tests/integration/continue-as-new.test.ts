@@ -63,4 +63,27 @@ describe.each(STACK_KINDS)('continue as new on %s', (kind) => {
     ]);
     expect(second.signals.map((s) => s.signalId)).toEqual(first.signals.slice(2).map((s) => s.signalId));
   });
+
+  it('passes a signal or a cancellation sent to a job that continued on to the run that carries it on', async () => {
+    const job = await stack.client.start(tally, { total: 0 });
+    for (const item of [1, 2]) await stack.client.signal(job.jobId, 'item', item);
+    // The first run takes both and continues; a signal to its id now reaches the second run.
+    await expect.poll(async () => (await job.status()).status, { timeout: 10_000 }).toBe('continued');
+    const successor = (await job.status()).continuedAs as string;
+    const sent = await stack.client.signal(job.jobId, 'item', 40);
+    expect(sent.jobId).toBe(successor);
+    await expect(job.result({ timeout: '15s' })).resolves.toBe(43);
+    expect((await stack.client.describe(successor)).signals.map((s) => s.signalId)).toContain(sent.signalId);
+
+    const again = await stack.client.start(tally, { total: 0 });
+    for (const item of [1, 2]) await stack.client.signal(again.jobId, 'item', item);
+    await expect.poll(async () => (await again.status()).status, { timeout: 10_000 }).toBe('continued');
+    const cancelled = await stack.client.terminate(again.jobId, 'no more');
+    expect(cancelled).toMatchObject({ jobId: (await again.status()).continuedAs, status: 'cancelled' });
+    // The chain's end is finished now: a signal to its first id is refused, naming the run it reached.
+    await expect(stack.client.signal(again.jobId, 'item', 1)).rejects.toMatchObject({
+      name: 'JobFinishedError',
+      message: expect.stringContaining(`cannot signal job ${cancelled.jobId}`),
+    });
+  });
 });
