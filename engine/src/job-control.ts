@@ -1,4 +1,4 @@
-import type { CancelJob, IdFactory, JobState, SignalJob } from '@ratchet/protocol';
+import type { CancelJob, IdFactory, JobEvent, JobState, SignalJob } from '@ratchet/protocol';
 import { expectRunning } from './job-conditions.ts';
 import { type JobWriter, summarize, type Written } from './job-writer.ts';
 import { Refusal } from './refusal.ts';
@@ -41,7 +41,7 @@ export class JobControl {
    * it on now (following the chain, as `result()` does): a signal or a cancellation meant for a
    * long-running process must not be refused because it moved to a new job id.
    */
-  async #writeToLatest(jobId: string, decide: (state: JobState) => ReturnType<Parameters<JobWriter['write']>[1]>): Promise<Written> {
+  async #writeToLatest(jobId: string, decide: (state: JobState) => readonly JobEvent[]): Promise<Written> {
     for (let hops = 0; ; hops++) {
       let next: string | undefined;
       const written = await this.#o.writer.write(jobId, (state) => {

@@ -13,7 +13,7 @@ import type { Database } from './database.ts';
 import type { AppendRequest, AppendResult, DueTimer, EncodedEvent, EventStore, JobRow, LatestRead } from './event-store.ts';
 import { type JobListQuery, jobIdPrefixProblem, listJobsStatement, PREFIX_SORT_LIMIT, prefixProbeStatement } from './list-jobs.ts';
 import { migrateSchema } from './migrate-schema.ts';
-import { oneJobParameters, oneJobShape, oneJobStatement } from './one-job-append.ts';
+import { type AppendTables, oneJobParameters, oneJobShape, oneJobStatement } from './one-job-append.ts';
 import { OperationGate } from './operation-gate.ts';
 import { type AppendPlan, planAppend } from './plan-append.ts';
 
@@ -39,12 +39,7 @@ export class KyselyEventStore implements EventStore {
   readonly #db: Kysely<Database>;
   readonly #schema: string;
   readonly #release: () => Promise<void>;
-  readonly #tables: {
-    readonly jobEvents: RawBuilder<unknown>;
-    readonly jobs: RawBuilder<unknown>;
-    readonly timers: RawBuilder<unknown>;
-    readonly snapshots: RawBuilder<unknown>;
-  };
+  readonly #tables: AppendTables & { readonly snapshots: RawBuilder<unknown> };
   #closed: Promise<void> | undefined;
   /** Every operation runs through it, so that close() can wait for them. */
   readonly #gate = new OperationGate();

@@ -145,18 +145,22 @@ describe.each(STACK_KINDS)('append batches on %s', (kind) => {
     }
   });
 
-  it('carries out each append of a batch on its own: a stale or malformed one fails alone', async () => {
+  /** Two jobs parked on their sleep, both taken over by the test as a worker would after a redelivery. */
+  const twoClaimedJobs = async () => {
     const engine = new EngineClient({ transport: stack.transport, subjects: subjectsFor(stack.prefix) });
     const [a, b] = await Promise.all([stack.client.start(parked, {}), stack.client.start(parked, {})]);
     for (const job of [a, b]) {
       await expect.poll(async () => (await stack.store.read(job.jobId)).at(-1)?.event.type, { timeout: 10_000 }).toBe('TimerStarted');
     }
-    // The test takes both jobs over, as a worker would after a redelivery.
     const claim = async (jobId: string) => {
       const { epoch } = await stack.client.describe(jobId);
       return { before: epoch, ...(await engine.send({ type: 'ClaimJob', jobId, epoch, worker: 'test' })) };
     };
-    const [claimA, claimB] = [await claim(a.jobId), await claim(b.jobId)];
+    return { engine, a, b, claimA: await claim(a.jobId), claimB: await claim(b.jobId) };
+  };
+
+  it('carries out each append of a batch on its own: a stale or malformed one fails alone', async () => {
+    const { engine, a, b, claimA, claimB } = await twoClaimedJobs();
     const completed = { type: 'JobCompleted', output: 'from the batch', completedAt: Date.now() } as const;
     const reply = await engine.send({
       type: 'AppendBatch',
@@ -180,16 +184,7 @@ describe.each(STACK_KINDS)('append batches on %s', (kind) => {
   it("carries out two appends of one job in a batch in the batch's order, as if sent one after the other", async () => {
     // A worker sends a job's next append only once the last is answered, so it never does this;
     // a batch that does is still answered as the same appends sent one by one would be.
-    const engine = new EngineClient({ transport: stack.transport, subjects: subjectsFor(stack.prefix) });
-    const [a, b] = await Promise.all([stack.client.start(parked, {}), stack.client.start(parked, {})]);
-    for (const job of [a, b]) {
-      await expect.poll(async () => (await stack.store.read(job.jobId)).at(-1)?.event.type, { timeout: 10_000 }).toBe('TimerStarted');
-    }
-    const claim = async (jobId: string) => {
-      const { epoch } = await stack.client.describe(jobId);
-      return engine.send({ type: 'ClaimJob', jobId, epoch, worker: 'test' });
-    };
-    const [claimA, claimB] = [await claim(a.jobId), await claim(b.jobId)];
+    const { engine, a, b, claimA, claimB } = await twoClaimedJobs();
     // Position 2 follows the step (0) and the sleep (1).
     const value = { type: 'ValueRecorded', position: 2, kind: 'random', value: 0.5 } as const;
     const completed = { type: 'JobCompleted', output: 'two in one', completedAt: Date.now() } as const;

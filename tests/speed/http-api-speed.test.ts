@@ -1,8 +1,9 @@
 import { Engine, HttpServer } from '@ratchet/engine';
-import { encode, foldEvents, type JobEvent, resolveRetryPolicy } from '@ratchet/protocol';
+import { foldEvents } from '@ratchet/protocol';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quietLogger, type Stack, startStack } from '../harness/index.ts';
+import { longJobEvents, writeLongJob } from './long-job.ts';
 
 const JOBS = 100_000;
 const BIG_JOB_EVENTS = 10_000;
@@ -36,31 +37,6 @@ async function median(url: string): Promise<{ median: number; runs: number[]; by
   return { median: sorted[Math.floor(sorted.length / 2)] as number, runs, bytes };
 }
 
-/** The log of a long-running job: its start, 4,999 steps that completed, and the 5,000th started. */
-function bigJobEvents(): JobEvent[] {
-  const policy = resolveRetryPolicy({});
-  const events: JobEvent[] = [{ type: 'JobStarted', workflow: 'long', version: '1', input: { steps: 5000 }, epoch: 1, startedAt: T0 }];
-  for (let stepId = 0; events.length < BIG_JOB_EVENTS - 1; stepId++) {
-    const at = T0 + stepId * 10;
-    events.push(
-      { type: 'StepStarted', stepId, name: `step-${stepId}`, attempt: 1, startedAt: at, worker: 'speed-worker', epoch: 1, policy },
-      { type: 'StepCompleted', stepId, attempt: 1, output: { n: stepId }, completedAt: at + 5 },
-    );
-  }
-  const stepId = (events.length - 1) / 2;
-  events.push({
-    type: 'StepStarted',
-    stepId,
-    name: `step-${stepId}`,
-    attempt: 1,
-    startedAt: T0 + stepId * 10,
-    worker: 'speed-worker',
-    epoch: 1,
-    policy,
-  });
-  return events;
-}
-
 describe('HTTP API speed on real Postgres: 100,000 jobs and a job of 10,000 events', () => {
   let stack: Stack;
   let server: HttpServer;
@@ -80,21 +56,8 @@ describe('HTTP API speed on real Postgres: 100,000 jobs and a job of 10,000 even
           1, 5, to_timestamp((${T0} + (i / 2) * 1000) / 1000.0), to_timestamp((${T0} + (i / 2) * 1000 + 500) / 1000.0),
           case when i % 10 = 0 then null else to_timestamp((${T0} + (i / 2) * 1000 + 500) / 1000.0) end
         from generate_series(1, ${JOBS}) as i`);
-      const events = bigJobEvents();
-      await sql.unsafe(
-        `insert into job_events (job_id, seq, type, data, recorded_at)
-         select 'long-job', e.seq, e.type, decode(e.data, 'hex'), to_timestamp(e.at / 1000.0)
-         from unnest($1::int4[], $2::text[], $3::text[], $4::float8[]) as e(seq, type, data, at)`,
-        [
-          events.map((_, i) => i + 1),
-          events.map((event) => event.type),
-          events.map((event) => Buffer.from(encode(event)).toString('hex')),
-          events.map((_, i) => T0 + i * 5),
-        ] as never,
-      );
-      await sql.unsafe(`
-        insert into jobs (job_id, workflow, version, status, epoch, last_seq, started_at, updated_at)
-        values ('long-job', 'long', '1', 'running', 1, ${BIG_JOB_EVENTS}, to_timestamp(${T0} / 1000.0), to_timestamp(${T0 + BIG_JOB_EVENTS * 5} / 1000.0))`);
+      const events = longJobEvents(BIG_JOB_EVENTS, T0);
+      await writeLongJob(sql, events, T0);
       await sql.unsafe('analyze jobs; analyze job_events');
     } finally {
       await sql.end();
@@ -214,7 +177,7 @@ describe('HTTP API speed on real Postgres: 100,000 jobs and a job of 10,000 even
     await cold('GET /api/jobs/long-job, uncached, no snapshot (read + fold all)');
     // The snapshot the engine's snapshot taker leaves at the latest on the last 1,000 events
     // (every 1,000 appended), here at its oldest: 999 events of tail to read and fold.
-    const recorded = bigJobEvents()
+    const recorded = longJobEvents(BIG_JOB_EVENTS, T0)
       .slice(0, SNAPSHOT_SEQ)
       .map((event, i) => ({ seq: i + 1, recordedAt: T0 + i * 5, event }));
     await stack.store.writeSnapshot(foldEvents('long-job', recorded));

@@ -1,10 +1,11 @@
 import { HttpServer } from '@ratchet/engine';
-import { encode, foldEvents, type JobEvent, resolveRetryPolicy } from '@ratchet/protocol';
+import { foldEvents } from '@ratchet/protocol';
 import type { Page } from 'playwright-core';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HeadlessChromium, launchChromium } from '../harness/chromium.ts';
 import { type Stack, startStack } from '../harness/index.ts';
+import { longJobEvents, writeLongJob } from './long-job.ts';
 
 // The web UI's job page of a 10,000-event job, from real Postgres, in headless Chromium.
 //
@@ -30,31 +31,6 @@ const OPEN_BOUND_MS = 1000;
 const SLIDE_BOUND_MS = 500;
 const T0 = Date.UTC(2026, 0, 1);
 
-/** The log of a long-running job: its start, 4,999 steps that completed, and the 5,000th started. */
-function longJobEvents(): JobEvent[] {
-  const policy = resolveRetryPolicy({});
-  const events: JobEvent[] = [{ type: 'JobStarted', workflow: 'long', version: '1', input: { steps: 5000 }, epoch: 1, startedAt: T0 }];
-  for (let stepId = 0; events.length < EVENTS - 1; stepId++) {
-    const at = T0 + stepId * 10;
-    events.push(
-      { type: 'StepStarted', stepId, name: `step-${stepId}`, attempt: 1, startedAt: at, worker: 'speed-worker', epoch: 1, policy },
-      { type: 'StepCompleted', stepId, attempt: 1, output: { n: stepId }, completedAt: at + 5 },
-    );
-  }
-  const stepId = (events.length - 1) / 2;
-  events.push({
-    type: 'StepStarted',
-    stepId,
-    name: `step-${stepId}`,
-    attempt: 1,
-    startedAt: T0 + stepId * 10,
-    worker: 'speed-worker',
-    epoch: 1,
-    policy,
-  });
-  return events;
-}
-
 const fastest = (runs: number[]) => Math.min(...runs);
 const list = (runs: number[]) => runs.map((ms) => ms.toFixed(0)).join(', ');
 
@@ -69,23 +45,10 @@ describe('the web UI job page of a 10,000-event job, on real Postgres, in headle
     stack = await startStack('postgres+nats');
     // Written straight to the store (as http-api-speed does): 10,000 events, the job's row, and
     // the snapshot the engine's snapshot taker would have left (every 1,000 events).
-    const events = longJobEvents();
+    const events = longJobEvents(EVENTS, T0);
     const sql = postgres(stack.env.DATABASE_URL as string, { max: 1, onnotice: () => {} });
     try {
-      await sql.unsafe(
-        `insert into job_events (job_id, seq, type, data, recorded_at)
-         select 'long-job', e.seq, e.type, decode(e.data, 'hex'), to_timestamp(e.at / 1000.0)
-         from unnest($1::int4[], $2::text[], $3::text[], $4::float8[]) as e(seq, type, data, at)`,
-        [
-          events.map((_, i) => i + 1),
-          events.map((event) => event.type),
-          events.map((event) => Buffer.from(encode(event)).toString('hex')),
-          events.map((_, i) => T0 + i * 5),
-        ] as never,
-      );
-      await sql.unsafe(`
-        insert into jobs (job_id, workflow, version, status, epoch, last_seq, started_at, updated_at)
-        values ('long-job', 'long', '1', 'running', 1, ${EVENTS}, to_timestamp(${T0} / 1000.0), to_timestamp(${T0 + EVENTS * 5} / 1000.0))`);
+      await writeLongJob(sql, events, T0);
       await sql.unsafe('analyze job_events');
     } finally {
       await sql.end();
