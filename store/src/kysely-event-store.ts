@@ -28,7 +28,22 @@ export interface KyselyEventStoreOptions {
   readonly schema: string;
   /** Releases what the concrete store owns (its client, its PGlite instance); runs once. */
   readonly release: () => Promise<void>;
+  /**
+   * Runs a compiled append statement on the driver itself, when the store has a faster way than
+   * kysely's: kysely reserves a connection for every query (with postgres.js, a new client
+   * object each time), which cost 30–60 µs and 5 KB of garbage per commit, measured.
+   */
+  readonly runAppend?: RunStatement;
 }
+
+/** An append statement's text (compiled once per shape) and its parameters. */
+interface AppendStatement {
+  readonly text: string;
+  readonly parameters: readonly unknown[];
+}
+
+/** Runs a compiled statement with its parameters; resolves to its rows. */
+export type RunStatement = (text: string, parameters: readonly unknown[]) => Promise<readonly Record<string, unknown>[]>;
 
 /**
  * The one implementation of {@link EventStore}, in SQL that real Postgres and PGlite both run.
@@ -39,6 +54,7 @@ export class KyselyEventStore implements EventStore {
   readonly #db: Kysely<Database>;
   readonly #schema: string;
   readonly #release: () => Promise<void>;
+  readonly #runAppend: RunStatement;
   readonly #tables: AppendTables & { readonly snapshots: RawBuilder<unknown> };
   #closed: Promise<void> | undefined;
   /** Every operation runs through it, so that close() can wait for them. */
@@ -50,6 +66,10 @@ export class KyselyEventStore implements EventStore {
     this.#db = options.db;
     this.#schema = options.schema;
     this.#release = options.release;
+    const db = options.db;
+    this.#runAppend =
+      options.runAppend ??
+      (async (text, parameters) => (await db.executeQuery(CompiledQuery.raw(text, [...parameters]))).rows as Record<string, unknown>[]);
     this.#tables = {
       jobEvents: sql.id(options.schema, 'job_events'),
       jobs: sql.id(options.schema, 'jobs'),
@@ -80,10 +100,10 @@ export class KyselyEventStore implements EventStore {
     return this.#gate.run(async () => {
       if (requests.length === 0) return [];
       const plan = planAppend(requests);
-      const { rows } = await this.#db.executeQuery<{ job_id: string }>(
-        plan.jobs.jobId.length === 1 && plan.jobs.requires[0] === null ? this.#oneJobQuery(plan) : this.#batchQuery(plan),
-      );
-      const won = new Set(rows.map((row) => row.job_id));
+      const { text, parameters } =
+        plan.jobs.jobId.length === 1 && plan.jobs.requires[0] === null ? this.#oneJobQuery(plan) : this.#batchQuery(plan);
+      const rows = await this.#runAppend(text, parameters);
+      const won = new Set(rows.map((row) => row.job_id as string));
       return requests.map(({ jobId }, i) =>
         plan.joined[i] && won.has(jobId) ? { jobId, ok: true as const } : { jobId, ok: false as const, reason: 'conflict' as const },
       );
@@ -91,7 +111,7 @@ export class KyselyEventStore implements EventStore {
   }
 
   /** The append of a batch writing one job (see {@link oneJobStatement}), compiled once per shape. */
-  #oneJobQuery(plan: AppendPlan): CompiledQuery {
+  #oneJobQuery(plan: AppendPlan): AppendStatement {
     const shape = oneJobShape(plan);
     let text = this.#appendTexts.get(shape.key);
     if (text === undefined) {
@@ -100,10 +120,10 @@ export class KyselyEventStore implements EventStore {
       text = compiled.sql;
       this.#appendTexts.set(shape.key, text);
     }
-    return CompiledQuery.raw(text, oneJobParameters(plan, shape));
+    return { text, parameters: oneJobParameters(plan, shape) };
   }
 
-  #batchQuery(plan: AppendPlan): CompiledQuery {
+  #batchQuery(plan: AppendPlan): AppendStatement {
     const { jobs: j, events: e, addedTimers: added, removedTimers: removed } = plan;
     // The statement's text depends only on the batch's shape: compile it once per shape and pass
     // the columns as parameters, in the order the template of #compileAppend uses them.
@@ -126,7 +146,7 @@ export class KyselyEventStore implements EventStore {
     if (removed.jobId.length > 0) parameters.push(removed.jobId, removed.timerId);
     // Built and compiled once per shape: the builders are not needed again (nor allocated) after.
     const text = this.#appendTexts.get(shape.key) ?? this.#compileAppend(plan, shape, parameters.length);
-    return CompiledQuery.raw(text, parameters);
+    return { text, parameters };
   }
 
   /** The append statement for a batch of `plan`'s shape (see {@link append}), compiled and cached. */

@@ -63,6 +63,12 @@ export class PostgresEventStore extends KyselyEventStore {
     // The client is only ours to end when we made it. The store's close() has let its queries
     // finish first (see OperationGate); the timeout bounds the end should one still hold a
     // connection, which kysely's destroy() would wait for without end.
-    super({ db, schema, release: async () => (owned ? ours.end({ timeout: END_TIMEOUT_S }) : undefined) });
+    super({
+      db,
+      schema,
+      release: async () => (owned ? ours.end({ timeout: END_TIMEOUT_S }) : undefined),
+      // The same call kysely's postgres.js driver makes, without reserving a connection for it.
+      runAppend: (text, parameters) => ours.unsafe(text, [...parameters] as never[], { prepare: true }),
+    });
   }
 }
