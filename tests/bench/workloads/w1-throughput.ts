@@ -10,7 +10,8 @@ import { runThroughput, type ThroughputLoad } from './throughput-load.ts';
 
 /** W1: 500 jobs × 10 trivial steps, at most 100 in flight. */
 export const W1_LOAD: ThroughputLoad = { jobs: 500, stepsPerJob: 10, inFlight: 100 };
-export const W1_WARM_UP: ThroughputLoad = { jobs: 100, stepsPerJob: 10, inFlight: 100 };
+/** A whole load: after a shorter one the measured runs still sped up from one to the next (JIT). */
+export const W1_WARM_UP: ThroughputLoad = { jobs: 500, stepsPerJob: 10, inFlight: 100 };
 export const W1_TARGET = { op: '>=', value: 10_000 } as const;
 /** `--concurrency` of every W1 worker: one worker can hold all 100 jobs in flight. */
 export const W1_CONCURRENCY = 100;
