@@ -105,7 +105,7 @@ export class WorkerAppends {
     this.#o.afterWrite(successor);
     const history = successor.events.map((event, i) => ({ seq: i + 1, recordedAt: successor.after.updatedAt, event }));
     await this.#o.dispatcher.dispatch({ type: 'AdvanceJob', jobId: successorId, epoch: 1, history });
-    return { lastSeq: ended.after.lastSeq };
+    return { lastSeq: ended.after.lastSeq, continuedAs: successorId };
   }
 
   /** Says in the job's log, once, that it nears the history limit (an inbox event, fencing no one). */

@@ -242,6 +242,11 @@ export interface StartJobReply {
 export interface AppendEventsReply {
   readonly lastSeq: number;
   /**
+   * The successor's job id, when the append ended the job by continuing it as new: the engine
+   * names it in the `JobContinued` it records (the worker's event leaves it out).
+   */
+  readonly continuedAs?: string;
+  /**
    * Inbox events (signals, a cancellation) that arrived after the seq the append extended and
    * before it: the worker holding the job learns of them here.
    */

@@ -327,7 +327,8 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     );
     expect(changed.stdout).toContain('1 would break');
 
-    // --sample n replays n of the running jobs (it works in batches of 16, and replayed a whole one).
+    // --sample n replays n of the running jobs, chosen at random (the first n would be the same
+    // jobs every time).
     expect((await ratchet(['start', 'waiter', '--input', '{}', '--job-id', 'cli-waiter-2'], env)).code).toBe(0);
     for (let i = 0; i < 40 && !(await ratchet(['history', 'cli-waiter-2'], env)).stdout.includes('TimerStarted'); i++) {
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -336,7 +337,18 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(all.stdout).toMatch(/^2 running jobs replayed in .*: all deterministic/m);
     const sampled = await ratchet(['verify', '--workflows', join(root, 'tests/fixtures/cli-workflows.ts'), '--sample', '1'], env);
     expect(sampled.code).toBe(0);
-    expect(sampled.stdout).toMatch(/^1 running job replayed in .*: all deterministic/m);
+    expect(sampled.stdout).toMatch(/^1 running job \(a random sample of 2\) replayed in .*: all deterministic/m);
+    // Both jobs would break on the changed code: samples of one name either, and in 30 tries both
+    // (the chance that one is never drawn is 2 in 2^30).
+    const drawn = new Set<string>();
+    for (let i = 0; i < 30 && drawn.size < 2; i++) {
+      const one = await ratchet(['verify', '--workflows', join(root, 'tests/fixtures/cli-workflows-changed.ts'), '--sample', '1'], env);
+      expect(one.code).toBe(1);
+      const names = [...one.stdout.matchAll(/^would break: (cli-waiter-\d):/gm)].map((m) => m[1] as string);
+      expect(names).toHaveLength(1);
+      drawn.add(names[0] as string);
+    }
+    expect([...drawn].sort()).toEqual(['cli-waiter-1', 'cli-waiter-2']);
   });
 
   it('leaves running jobs of another version to their workers when verifying a new version', async () => {

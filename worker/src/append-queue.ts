@@ -93,8 +93,13 @@ export class AppendQueue {
         const committedAt = this.#o.clock();
         if (reply.inbox) this.#appended.push(...reply.inbox);
         const first = reply.lastSeq - events.length + 1;
-        for (let i = 0; i < events.length; i++)
-          this.#appended.push({ seq: first + i, recordedAt: committedAt, event: events[i] as JobEvent });
+        for (let i = 0; i < events.length; i++) {
+          const event = events[i] as JobEvent;
+          // Recorded as the engine wrote it: a continuation names its successor there, and the
+          // run's end state (folded from these) would otherwise be one the fold refuses.
+          const recorded = event.type === 'JobContinued' && reply.continuedAs ? { ...event, nextJobId: reply.continuedAs } : event;
+          this.#appended.push({ seq: first + i, recordedAt: committedAt, event: recorded });
+        }
         this.#seq = reply.lastSeq;
         this.#committed += events.length;
         if (reply.inbox) this.#o.receive(reply.inbox);

@@ -111,7 +111,7 @@ async function openInspector(port: number): Promise<{ close(): void }> {
 
 /**
  * `ratchet verify --workflows <module> [--workflow <name>] [--sample <n>]`: the deploy gate.
- * Replays every running job (or the first n) against the module's code and lists each one the
+ * Replays every running job (or a random sample of n) against the module's code and lists each one the
  * new code would break; exit 1 if any would.
  */
 export async function verifyJobs(
@@ -132,7 +132,6 @@ export async function verifyJobs(
   /** Jobs of a version the module does not have, by workflow and version: its workers leave them to others. */
   const otherVersions = new Map<string, number>();
   let checked = 0;
-  let after: string | undefined;
   const check = async (jobId: string): Promise<string | undefined> => {
     const { events } = await readWholeHistory(engine, jobId);
     const run = events.findLast((e) => e.event.type === 'JobStarted')?.event;
@@ -151,23 +150,25 @@ export async function verifyJobs(
     const call = (c: { kind: string; name?: string }) => (c.name === undefined ? `${c.kind}()` : `${c.kind}("${c.name}")`);
     return `${jobId}: at position ${report.position} the log has ${call(report.expected)} but the code calls ${call(report.actual)}${report.location ? ` (${report.location})` : ''}`;
   };
-  pages: for (;;) {
-    const { jobIds } = await engine.send({
-      type: 'ListJobs',
-      status: 'running',
-      limit: 500,
-      ...(options.workflow ? { workflow: options.workflow } : {}),
-      ...(after ? { afterJobId: after } : {}),
-    });
-    if (jobIds.length === 0) break;
+  let running = 0;
+  const checkAll = async (jobIds: readonly string[]) => {
     // A few at a time: each is a history read and a replay.
     for (let i = 0; i < jobIds.length; i += 16) {
-      const batch = jobIds.slice(i, i + Math.min(16, (options.sample ?? Number.POSITIVE_INFINITY) - checked));
+      const batch = jobIds.slice(i, i + 16);
       for (const problem of await Promise.all(batch.map(check))) if (problem) broken.push(problem);
       checked += batch.length;
-      if (options.sample !== undefined && checked >= options.sample) break pages;
     }
-    after = jobIds.at(-1);
+  };
+  const pages = runningJobIds(engine, options.workflow);
+  if (options.sample === undefined) {
+    for await (const jobIds of pages) await checkAll(jobIds);
+    running = checked;
+  } else {
+    // A sample, not the first n: those would be the oldest (or the same few) every time.
+    const all: string[] = [];
+    for await (const jobIds of pages) all.push(...jobIds);
+    running = all.length;
+    await checkAll(randomSample(all, options.sample));
   }
   const seconds = (performance.now() - started) / 1000;
   for (const problem of broken) process.stdout.write(`would break: ${problem}\n`);
@@ -179,10 +180,40 @@ export async function verifyJobs(
     );
   }
   const replayed = checked - skipped;
+  const of = options.sample === undefined ? '' : ` (a random sample of ${running})`;
   process.stdout.write(
-    `${replayed} running job${replayed === 1 ? '' : 's'} replayed in ${seconds.toFixed(2)} s (${Math.round(replayed / Math.max(seconds, 0.001))}/s): ${
+    `${replayed} running job${replayed === 1 ? '' : 's'}${of} replayed in ${seconds.toFixed(2)} s (${Math.round(replayed / Math.max(seconds, 0.001))}/s): ${
       broken.length === 0 ? 'all deterministic' : `${broken.length} would break`
     }\n`,
   );
   return broken.length === 0 ? 0 : 1;
+}
+
+/** The ids of running jobs (of `workflow`, when given), a page at a time. */
+async function* runningJobIds(engine: EngineConnection, workflow: string | undefined): AsyncGenerator<readonly string[]> {
+  let after: string | undefined;
+  for (;;) {
+    const { jobIds } = await engine.send({
+      type: 'ListJobs',
+      status: 'running',
+      limit: 500,
+      ...(workflow ? { workflow } : {}),
+      ...(after ? { afterJobId: after } : {}),
+    });
+    if (jobIds.length === 0) return;
+    yield jobIds;
+    after = jobIds.at(-1);
+  }
+}
+
+/** `n` of `items` chosen uniformly at random (all of them when there are no more), in random order. */
+export function randomSample<T>(items: readonly T[], n: number): T[] {
+  const pool = [...items];
+  const count = Math.min(n, pool.length);
+  // The first `count` places of a Fisher–Yates shuffle.
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(Math.random() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j] as T, pool[i] as T];
+  }
+  return pool.slice(0, count);
 }
