@@ -1,3 +1,4 @@
+import { encode } from '@ratchet/protocol';
 import type { AppendRequest, AppendResult, EventStore } from '@ratchet/store';
 
 /**
@@ -43,15 +44,37 @@ export class GroupCommit {
     while (this.#committing) await this.#committing;
   }
 
+  /**
+   * The appends of a transaction that failed, each on its own, so that only one the database
+   * refuses fails. Whether one committed is unknown when the connection broke during the commit
+   * (the commit may have landed and only its answer been lost), so the log is looked at first:
+   * an append found there as it was sent succeeded. Sent again, it would conflict with itself,
+   * and its worker would take that for another holding the job and let the job go.
+   */
   async #oneByOne(batch: readonly Pending[]): Promise<void> {
-    for (const pending of batch) {
+    for (const { request, resolve, reject } of batch) {
       try {
-        const [result] = await this.#store.append([pending.request]);
-        pending.resolve(result as AppendResult);
+        if (await this.#landed(request)) resolve({ jobId: request.jobId, ok: true });
+        else resolve((await this.#store.append([request]))[0] as AppendResult);
       } catch (error) {
-        pending.reject(error);
+        reject(error);
       }
     }
+  }
+
+  /** True when the log holds `request`'s events right after its expected seq, as it wrote them. */
+  async #landed(request: AppendRequest): Promise<boolean> {
+    const { jobId, expectedSeq, events, recordedAt } = request;
+    const found = await this.#store.readEncoded(jobId, expectedSeq, events.length);
+    return (
+      found.length === events.length &&
+      found.every(
+        (stored, i) =>
+          stored.seq === expectedSeq + i + 1 &&
+          Math.abs(stored.recordedAt - recordedAt) < 1 &&
+          Buffer.from(stored.data).equals(encode(events[i])),
+      )
+    );
   }
 
   async #drain(): Promise<void> {
@@ -71,10 +94,9 @@ export class GroupCommit {
           const results = await this.#store.append(batch.map((p) => p.request));
           for (let i = 0; i < batch.length; i++) (batch[i] as Pending).resolve(results[i] as AppendResult);
         } catch (error) {
-          if (batch.length === 1) (batch[0] as Pending).reject(error);
-          // One request can fail a whole transaction (a value the database refuses): commit each
-          // on its own, so only the one at fault fails.
-          else await this.#oneByOne(batch);
+          // One request can fail a whole transaction (a value the database refuses), and a broken
+          // connection fails it with its outcome unknown: settle each on its own.
+          await this.#oneByOne(batch);
         }
       }
     } finally {
