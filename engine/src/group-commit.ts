@@ -93,7 +93,7 @@ export class GroupCommit {
         try {
           const results = await this.#store.append(batch.map((p) => p.request));
           for (let i = 0; i < batch.length; i++) (batch[i] as Pending).resolve(results[i] as AppendResult);
-        } catch (error) {
+        } catch {
           // One request can fail a whole transaction (a value the database refuses), and a broken
           // connection fails it with its outcome unknown: settle each on its own.
           await this.#oneByOne(batch);
