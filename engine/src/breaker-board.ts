@@ -1,47 +1,34 @@
 import {
   admit,
   applyBreakerEvent,
+  type BreakerAdmission,
   type BreakerEvent,
-  type BreakerState,
   type BreakerSummary,
   breakerNameProblem,
   type ControlBreaker,
-  closedBreaker,
   InvalidMessageError,
   type JobEvent,
   type JobState,
   MAX_TIME_MS,
+  probeStarted,
   type ResolvedBreakerPolicy,
   recordOutcome,
 } from '@ratchet/protocol';
 import type { EventStore } from '@ratchet/store';
-import { KeyedMutex } from './keyed-mutex.ts';
 import { Refusal } from './refusal.ts';
-
-/** A breaker as the engine runs it. */
-interface BoardEntry {
-  policy?: ResolvedBreakerPolicy;
-  state: BreakerState;
-  /**
-   * When each probe admitted and not yet seen starting loses its slot, oldest first. Once in the
-   * log, a probe's end is recorded whatever happens to its worker (a claim records a lost
-   * attempt); one whose worker died, stopped or was fenced off before its `StepStarted` would
-   * hold its slot forever, and the half-open breaker would admit nothing more.
-   */
-  unstarted: number[];
-}
+import { type BreakerDecision, SharedBreaker } from './shared-breaker.ts';
 
 /**
- * The engine's breakers: state machines of protocol's pure `admit`/`recordOutcome`, whose
- * transitions are appended to each breaker's own stream before anyone acts on them, so a
- * restarted engine or another replica reads the same state. Counts between transitions live
- * in memory (a restart starts them afresh, on the recorded state).
+ * The engine's breakers: protocol's pure `admit`/`recordOutcome` run on each breaker's row in the
+ * store, which every engine replica reads and writes (see {@link SharedBreaker}), so counts,
+ * probes in flight and their leases are one breaker's wherever the worker's request lands. A
+ * transition is written to the breaker's stream in the same statement as the row, before anyone
+ * acts on it.
  */
 export class BreakerBoard {
   readonly #store: EventStore;
   readonly #clock: () => number;
-  readonly #breakers = new Map<string, BoardEntry>();
-  readonly #locks = new KeyedMutex();
+  readonly #breakers = new Map<string, SharedBreaker>();
   readonly #probeStartLeaseMs: number;
 
   /** `probeStartLeaseMs`: how long an admitted probe may take to start (see `EngineOptions`). */
@@ -51,45 +38,28 @@ export class BreakerBoard {
     this.#probeStartLeaseMs = options.probeStartLeaseMs ?? 10_000;
   }
 
-  /** Reads every breaker's stream (at start, and to see other replicas' transitions). */
-  async load(): Promise<void> {
-    const events = await this.#store.readBreakerEvents();
-    const states = new Map<string, BreakerState>();
-    for (const { name, event } of events) states.set(name, applyBreakerEvent(states.get(name) ?? closedBreaker(name), event));
-    for (const [name, state] of states) {
-      const known = this.#breakers.get(name);
-      if (!known || known.state.status !== state.status || known.state.openUntil !== state.openUntil) {
-        this.#breakers.set(name, { ...(known?.policy ? { policy: known.policy } : {}), state, unstarted: [] });
-      }
-    }
-  }
-
-  acquire(name: string, policy: ResolvedBreakerPolicy): Promise<{ admitted: boolean; probe: boolean; retryAt?: number }> {
-    return this.#locks.run(name, async () => {
-      const breaker = this.#get(name);
-      breaker.policy = policy;
-      const now = this.#clock();
-      this.#expireUnstarted(breaker, now);
-      const admission = admit(breaker.state, policy, now);
-      await this.#record(name, admission.transitions);
-      this.#setState(breaker, admission.state, admission.transitions);
-      if (admission.probe) breaker.unstarted.push(now + this.#probeStartLeaseMs);
+  acquire(name: string, policy: ResolvedBreakerPolicy): Promise<BreakerAdmission> {
+    return this.#change(name, ({ state }, now) => {
+      const admission = admit(state, policy, now, this.#probeStartLeaseMs);
       return {
-        admitted: admission.admitted,
-        probe: admission.probe,
-        ...(admission.retryAt === undefined ? {} : { retryAt: admission.retryAt }),
+        state: admission.state,
+        policy,
+        transitions: admission.transitions,
+        result: {
+          admitted: admission.admitted,
+          probe: admission.probe,
+          ...(admission.retryAt === undefined ? {} : { retryAt: admission.retryAt }),
+        },
       };
     });
   }
 
   /** An admitted call ended: `ok` undefined when it ended without an outcome (its worker was lost). */
   report(name: string, outcome: { ok: boolean | undefined; probe: boolean }): Promise<void> {
-    return this.#locks.run(name, async () => {
-      const breaker = this.#breakers.get(name);
-      if (!breaker?.policy) return;
-      const next = recordOutcome(breaker.state, breaker.policy, outcome, this.#clock());
-      await this.#record(name, next.transitions);
-      this.#setState(breaker, next.state, next.transitions);
+    return this.#change(name, ({ state, policy }, now) => {
+      // Outcomes are judged by the policy of the admissions; a breaker that admitted nothing has none.
+      if (policy === undefined) return { state, transitions: [], result: undefined };
+      return { ...recordOutcome(state, policy, outcome, now), result: undefined };
     });
   }
 
@@ -98,7 +68,10 @@ export class BreakerBoard {
     for (const event of events) {
       // A probe in the log: its end will be reported, so its slot is no longer on a lease.
       if (event.type === 'StepStarted' && event.probe === true && event.breaker !== undefined) {
-        this.#breakers.get(event.breaker)?.unstarted.shift();
+        const breaker = event.breaker;
+        void this.#change(breaker, ({ state }) => ({ state: probeStarted(state), transitions: [], result: undefined })).catch(
+          (error: unknown) => onError(error, breaker),
+        );
       }
       if (event.type !== 'StepCompleted' && event.type !== 'StepFailed') continue;
       const entry = before.journal[event.stepId];
@@ -113,14 +86,12 @@ export class BreakerBoard {
 
   /** Opens `name` for `forMs` (an operator's trip), or closes it (a reset). */
   control(name: string, op: 'trip' | 'reset', forMs: number): Promise<void> {
-    return this.#locks.run(name, async () => {
-      const breaker = this.#get(name);
+    return this.#change(name, ({ state }, now) => {
       const event: BreakerEvent =
         op === 'trip'
-          ? { type: 'BreakerOpened', until: this.#clock() + forMs, reason: 'tripped by an operator' }
+          ? { type: 'BreakerOpened', until: now + forMs, reason: 'tripped by an operator' }
           : { type: 'BreakerClosed', reason: 'reset by an operator' };
-      await this.#record(name, [event]);
-      this.#setState(breaker, applyBreakerEvent(breaker.state, event), [event]);
+      return { state: applyBreakerEvent(state, event), transitions: [event], result: undefined };
     });
   }
 
@@ -130,15 +101,14 @@ export class BreakerBoard {
       if (command.op !== 'trip' && command.op !== 'reset')
         throw new Refusal('UnknownBreakerError', `unknown breaker operation "${command.op}"`);
       if (!command.name) throw new Refusal('UnknownBreakerError', `ratchet breaker ${command.op} needs a breaker name`);
-      if (command.op === 'reset' && !this.list().some((b) => b.name === command.name)) {
-        throw new Refusal(
-          'UnknownBreakerError',
-          `no breaker "${command.name}" (known: ${
-            this.list()
-              .map((b) => b.name)
-              .join(', ') || 'none'
-          })`,
-        );
+      if (command.op === 'reset') {
+        const known = await this.list();
+        if (!known.some((b) => b.name === command.name)) {
+          throw new Refusal(
+            'UnknownBreakerError',
+            `no breaker "${command.name}" (known: ${known.map((b) => b.name).join(', ') || 'none'})`,
+          );
+        }
       }
       const forMs = command.forMs ?? 60_000;
       if (command.op === 'trip') {
@@ -158,8 +128,10 @@ export class BreakerBoard {
     return this.list();
   }
 
-  list(): BreakerSummary[] {
-    return [...this.#breakers.values()]
+  /** Every breaker as the store has it now (whichever engine wrote it last). */
+  async list(): Promise<BreakerSummary[]> {
+    const rows = await this.#store.listBreakers();
+    return rows
       .map(({ state }) => ({
         name: state.name,
         status: state.status,
@@ -170,31 +142,18 @@ export class BreakerBoard {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  #get(name: string): BoardEntry {
+  /** Resolves once every change asked for so far is written (or failed). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#breakers.values()].map((breaker) => breaker.idle()));
+  }
+
+  #change<T>(name: string, decide: BreakerDecision<T>): Promise<T> {
     let breaker = this.#breakers.get(name);
     if (!breaker) {
-      breaker = { state: closedBreaker(name), unstarted: [] };
+      breaker = new SharedBreaker({ name, store: this.#store, clock: this.#clock });
       this.#breakers.set(name, breaker);
     }
-    return breaker;
-  }
-
-  /** A transition starts the probe count afresh, and with it the leases. */
-  #setState(breaker: BoardEntry, state: BreakerState, transitions: readonly BreakerEvent[]): void {
-    if (transitions.length > 0) breaker.unstarted = [];
-    breaker.state = state;
-  }
-
-  /** Gives back the slots of probes that did not start within their lease. */
-  #expireUnstarted(breaker: BoardEntry, now: number): void {
-    while (breaker.policy && breaker.unstarted.length > 0 && (breaker.unstarted[0] as number) <= now) {
-      breaker.unstarted.shift();
-      breaker.state = recordOutcome(breaker.state, breaker.policy, { ok: undefined, probe: true }, now).state;
-    }
-  }
-
-  async #record(name: string, transitions: readonly BreakerEvent[]): Promise<void> {
-    if (transitions.length > 0) await this.#store.appendBreakerEvents(name, transitions, this.#clock());
+    return breaker.change(decide);
   }
 }
 

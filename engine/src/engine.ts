@@ -71,7 +71,6 @@ export class Engine {
   readonly #control: JobControl;
   readonly #starts: JobStarts;
   readonly #appends: WorkerAppends;
-  #breakerRefresh: NodeJS.Timeout | undefined;
   readonly #subscriptions: Subscription[] = [];
   /** Commands being carried out for the transport: `stop()` lets them finish before the store closes. */
   readonly #serving = new Set<Promise<unknown>>();
@@ -153,12 +152,6 @@ export class Engine {
     // Workers that started first announced themselves to nobody: ask them again.
     this.#transport.publish(this.#subjects.rollCall, new Uint8Array(0));
     this.#timers.start();
-    await this.#breakers.load();
-    // Other replicas' breaker transitions become visible here within a second.
-    this.#breakerRefresh = setInterval(() => {
-      this.#breakers.load().catch((error: unknown) => this.#logger.warn({ err: error }, 'could not read breakers'));
-    }, 1000);
-    this.#breakerRefresh.unref();
     await this.#dispatcher.start();
     this.#logger.info({ prefix: this.#subjects.prefix }, 'engine started');
   }
@@ -168,7 +161,6 @@ export class Engine {
    * store and transport stay open (they are the caller's).
    */
   async stop(): Promise<void> {
-    clearInterval(this.#breakerRefresh);
     this.#dispatcher.stop();
     for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe();
     // A command still reading or writing when the caller closes the store would fail, or hold
@@ -176,6 +168,8 @@ export class Engine {
     while (this.#serving.size > 0) await Promise.allSettled([...this.#serving]);
     await this.#timers.stop();
     await this.#commit.idle();
+    // Outcomes of the attempts those commits ended are still being written to their breakers.
+    await this.#breakers.idle();
     // The caller closes the store next: a write still under way would hold its close up.
     await this.#snapshots.drain();
     this.#logger.info('engine stopped');

@@ -77,7 +77,12 @@ export class JobWriter {
         const recordedAt = this.#clock();
         try {
           events = decide(before);
-          if (events.length === 0) return { before, after: before, events };
+          if (events.length === 0) {
+            // Nothing to do, judged on the cache, which another engine may have moved past (a
+            // timer it started, which this engine claimed): judge again on the log.
+            if (!fresh && !guess) continue;
+            return { before, after: before, events };
+          }
           const recorded: RecordedEvent[] = events.map((event, i) => ({ seq: before.lastSeq + i + 1, recordedAt, event }));
           after = foldEvents(jobId, recorded, before);
         } catch (error) {

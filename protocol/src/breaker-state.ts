@@ -6,13 +6,17 @@ export type BreakerEvent =
   | { readonly type: 'BreakerHalfOpened' }
   | { readonly type: 'BreakerClosed'; readonly reason: string };
 
-/** A breaker between transitions. Counts live in memory; transitions are durable. */
+/**
+ * Everything a breaker's decisions depend on: its status and the counts between transitions. The
+ * engine keeps it in the breaker's row, shared by every engine replica; the transitions are also
+ * events in the breaker's own stream.
+ */
 export interface BreakerState {
   readonly name: string;
   readonly status: 'closed' | 'open' | 'half-open';
   /** When an open breaker half-opens. */
   readonly openUntil?: number;
-  /** When this engine saw it half-open (in memory only; a breaker read back from its stream has none). */
+  /** When it half-opened (a breaker folded from its stream alone has none). */
   readonly halfOpenedAt?: number;
   readonly consecutiveFailures: number;
   /** Outcomes within the failure-rate window (closed), oldest first. */
@@ -20,6 +24,13 @@ export interface BreakerState {
   /** Probes let through and not yet reported (half-open). */
   readonly probesInFlight: number;
   readonly probeSuccesses: number;
+  /**
+   * When each probe admitted and not yet seen starting loses its slot, oldest first. Once in a
+   * job's log, a probe's end is recorded whatever happens to its worker (a claim records a lost
+   * attempt); one whose worker died, stopped or was fenced off before its `StepStarted` would
+   * hold its slot forever, and the half-open breaker would admit nothing more.
+   */
+  readonly probeLeases: readonly number[];
 }
 
 /** What a caller may do now, and the state after asking. */
@@ -34,27 +45,62 @@ export interface Admission {
 }
 
 export function closedBreaker(name: string): BreakerState {
-  return { name, status: 'closed', consecutiveFailures: 0, recent: [], probesInFlight: 0, probeSuccesses: 0 };
+  return { name, status: 'closed', consecutiveFailures: 0, recent: [], probesInFlight: 0, probeSuccesses: 0, probeLeases: [] };
 }
 
-/** Applies a recorded transition (replaying a breaker's stream). */
+/** Applies a recorded transition (replaying a breaker's stream). A transition starts the probe count afresh, and with it the leases. */
 export function applyBreakerEvent(state: BreakerState, event: BreakerEvent): BreakerState {
+  const fresh = { probesInFlight: 0, probeSuccesses: 0, probeLeases: [] };
   switch (event.type) {
     case 'BreakerOpened':
-      return { ...state, status: 'open', openUntil: event.until, consecutiveFailures: 0, recent: [], probesInFlight: 0, probeSuccesses: 0 };
+      return { ...state, ...fresh, status: 'open', openUntil: event.until, consecutiveFailures: 0, recent: [] };
     case 'BreakerHalfOpened':
-      return { ...state, status: 'half-open', probesInFlight: 0, probeSuccesses: 0 };
+      return { ...state, ...fresh, status: 'half-open' };
     case 'BreakerClosed': {
       const { openUntil: _until, halfOpenedAt: _at, ...rest } = state;
-      return { ...rest, status: 'closed', consecutiveFailures: 0, recent: [], probesInFlight: 0, probeSuccesses: 0 };
+      return { ...rest, ...fresh, status: 'closed', consecutiveFailures: 0, recent: [] };
     }
   }
 }
 
-/** Decides whether a guarded call may run now. Pure: same state, policy and time, same answer. */
-export function admit(state: BreakerState, policy: ResolvedBreakerPolicy, now: number): Admission {
+/** Folds a breaker's stream (its transitions, oldest first) into its state. */
+export function foldBreakerEvents(name: string, events: Iterable<BreakerEvent>): BreakerState {
+  let state = closedBreaker(name);
+  for (const event of events) state = applyBreakerEvent(state, event);
+  return state;
+}
+
+/**
+ * Gives back the slots of half-open probes admitted but not started by `now` (see
+ * {@link BreakerState.probeLeases}).
+ */
+export function expireProbeLeases(state: BreakerState, now: number): BreakerState {
+  const probeLeases = state.probeLeases.filter((until) => until > now);
+  const count = state.probeLeases.length - probeLeases.length;
+  if (count === 0) return state;
+  return {
+    ...state,
+    probeLeases,
+    probesInFlight: state.status === 'half-open' ? Math.max(0, state.probesInFlight - count) : state.probesInFlight,
+  };
+}
+
+/**
+ * A probe's `StepStarted` is in its job's log: its end will be reported, so its slot is no longer
+ * on a lease. Probes are not told apart: the oldest lease goes.
+ */
+export function probeStarted(state: BreakerState): BreakerState {
+  return state.probeLeases.length === 0 ? state : { ...state, probeLeases: state.probeLeases.slice(1) };
+}
+
+/**
+ * Decides whether a guarded call may run now. Pure: same state, policy and time, same answer. A
+ * probe it admits holds its slot on a lease of `probeStartLeaseMs` until its `StepStarted` is
+ * seen ({@link probeStarted}); slots whose lease ran out are given back first.
+ */
+export function admit(state: BreakerState, policy: ResolvedBreakerPolicy, now: number, probeStartLeaseMs: number): Admission {
   const transitions: BreakerEvent[] = [];
-  let s = state;
+  let s = expireProbeLeases(state, now);
   if (s.status === 'open' && now >= (s.openUntil ?? 0)) {
     const halfOpened: BreakerEvent = { type: 'BreakerHalfOpened' };
     transitions.push(halfOpened);
@@ -63,7 +109,8 @@ export function admit(state: BreakerState, policy: ResolvedBreakerPolicy, now: n
   if (s.status === 'closed') return { state: s, admitted: true, probe: false, transitions };
   if (s.status === 'open') return { state: s, admitted: false, probe: false, retryAt: s.openUntil as number, transitions };
   if (s.probesInFlight < policy.halfOpenProbes) {
-    return { state: { ...s, probesInFlight: s.probesInFlight + 1 }, admitted: true, probe: true, transitions };
+    const probeLeases = [...s.probeLeases, now + probeStartLeaseMs];
+    return { state: { ...s, probesInFlight: s.probesInFlight + 1, probeLeases }, admitted: true, probe: true, transitions };
   }
   // Half-open with every probe slot taken: look again after as long as it has been half-open (at
   // least 50 ms, at most its cooldown). A quick probe's end is seen soon; a probe that hangs

@@ -13,6 +13,9 @@ export {
   type BreakerEvent,
   type BreakerState,
   closedBreaker,
+  expireProbeLeases,
+  foldBreakerEvents,
+  probeStarted,
   recordOutcome,
 } from './breaker-state.ts';
 export { assertEncodable, assertStorable, CodecError, decode, encode, encodeOkReply } from './codec.ts';

@@ -1,4 +1,13 @@
-import type { BreakerEvent, JobEvent, JobRow, JobState, RecordedEvent, TimerState } from '@ratchet/protocol';
+import type {
+  BreakerEvent,
+  BreakerState,
+  JobEvent,
+  JobRow,
+  JobState,
+  RecordedEvent,
+  ResolvedBreakerPolicy,
+  TimerState,
+} from '@ratchet/protocol';
 import type { JobListQuery } from './list-jobs.ts';
 
 /**
@@ -51,12 +60,28 @@ export interface EventStore {
   listRunnableJobs(limit: number): Promise<readonly { jobId: string; epoch: number }[]>;
   /** Ids of jobs in `status` (of `workflow`, when given), oldest first, after `afterJobId` (paging). */
   listJobIds(options: { status: JobRow['status']; workflow?: string; afterJobId?: string; limit: number }): Promise<readonly string[]>;
-  /** Appends transitions to a breaker's own stream, after its last. */
-  appendBreakerEvents(name: string, events: readonly BreakerEvent[], recordedAt: number): Promise<void>;
-  /** Every breaker's stream, oldest first. */
-  readBreakerEvents(): Promise<
-    readonly { readonly name: string; readonly seq: number; readonly recordedAt: number; readonly event: BreakerEvent }[]
-  >;
+  /**
+   * The breaker's row (one statement when it exists). A breaker without one gets it here, folded
+   * from its stream: one only engines before the `breakers` table wrote, or a new one (closed).
+   */
+  openBreaker(name: string): Promise<BreakerRow>;
+  /**
+   * Writes the breaker's row if it is still at `expectedVersion`, appending `write.events` to its
+   * stream in the same statement; resolves to the new version, or undefined when another writer
+   * got there first (nothing is written then).
+   */
+  writeBreaker(name: string, expectedVersion: number, write: BreakerWrite): Promise<number | undefined>;
+  /**
+   * In one transaction: reads the breaker's row (opened before) under its lock, asks `change`
+   * what to write (undefined: nothing), writes that with its events, and resolves to the row as
+   * it left it. For a writer that lost a race: others wait for the lock instead of winning again.
+   * Other writers of the breaker wait while `change` runs, so it must only compute.
+   */
+  updateBreaker(name: string, change: (row: BreakerRow) => BreakerWrite | undefined): Promise<BreakerRow>;
+  /** Every breaker: the rows, and the state folded from its stream of a breaker without one (at version 0). */
+  listBreakers(): Promise<readonly BreakerRow[]>;
+  /** Every breaker's stream of transitions (only `name`'s, when given), oldest first. */
+  readBreakerEvents(name?: string): Promise<readonly RecordedBreakerEvent[]>;
   close(): Promise<void>;
 }
 
@@ -75,6 +100,34 @@ export interface AppendRequest {
   readonly requires?: string;
   /** Timers the events start, and timer ids they fire or cancel. */
   readonly timers: { readonly added: readonly TimerState[]; readonly removed: readonly string[] };
+}
+
+/**
+ * A breaker's row: the whole state its decisions depend on, shared by every engine, and the
+ * version the last write of it made (writes compare it).
+ */
+export interface BreakerRow {
+  readonly version: number;
+  readonly state: BreakerState;
+  /** The policy the latest admission came with: outcomes are judged by it. None before any admission. */
+  readonly policy?: ResolvedBreakerPolicy;
+}
+
+/** What a write puts in a breaker's row, and the transitions it appends to the breaker's stream. */
+export interface BreakerWrite {
+  readonly state: BreakerState;
+  readonly policy?: ResolvedBreakerPolicy | undefined;
+  readonly events: readonly BreakerEvent[];
+  /** Commit time of the events (ms since epoch). */
+  readonly recordedAt: number;
+}
+
+/** A transition in a breaker's stream. */
+export interface RecordedBreakerEvent {
+  readonly name: string;
+  readonly seq: number;
+  readonly recordedAt: number;
+  readonly event: BreakerEvent;
 }
 
 /** A snapshot and the events after it (all events when there is no snapshot). */

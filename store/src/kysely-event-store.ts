@@ -1,16 +1,28 @@
-import {
-  type BreakerEvent,
-  decode,
-  encode,
-  JOB_STATE_FORMAT,
-  type JobEvent,
-  type JobState,
-  type JobStatus,
-  type RecordedEvent,
-} from '@ratchet/protocol';
+import { decode, encode, JOB_STATE_FORMAT, type JobEvent, type JobState, type JobStatus, type RecordedEvent } from '@ratchet/protocol';
 import { CompiledQuery, type Kysely, type RawBuilder, sql } from 'kysely';
+import {
+  type BreakerTables,
+  breakerTables,
+  listBreakerRows,
+  openBreakerRow,
+  type RunBreakerStatement,
+  readBreakerEvents,
+  updateBreakerRow,
+  writeBreakerRow,
+} from './breaker-rows.ts';
 import type { Database } from './database.ts';
-import type { AppendRequest, AppendResult, DueTimer, EncodedEvent, EventStore, JobRow, LatestRead } from './event-store.ts';
+import type {
+  AppendRequest,
+  AppendResult,
+  BreakerRow,
+  BreakerWrite,
+  DueTimer,
+  EncodedEvent,
+  EventStore,
+  JobRow,
+  LatestRead,
+  RecordedBreakerEvent,
+} from './event-store.ts';
 import { type JobListQuery, jobIdPrefixProblem, listJobsStatement, PREFIX_SORT_LIMIT, prefixProbeStatement } from './list-jobs.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { type AppendTables, oneJobParameters, oneJobShape, oneJobStatement } from './one-job-append.ts';
@@ -31,7 +43,8 @@ export interface KyselyEventStoreOptions {
   /**
    * Runs a compiled append statement on the driver itself, when the store has a faster way than
    * kysely's: kysely reserves a connection for every query (with postgres.js, a new client
-   * object each time), which cost 30–60 µs and 5 KB of garbage per commit, measured.
+   * object each time), which cost 30–60 µs and 5 KB of garbage per commit, measured. The
+   * breakers' single statements take it too (a guarded step's admission reads its breaker's row).
    */
   readonly runAppend?: RunStatement;
 }
@@ -47,8 +60,9 @@ export type RunStatement = (text: string, parameters: readonly unknown[]) => Pro
 
 /**
  * The one implementation of {@link EventStore}, in SQL that real Postgres and PGlite both run.
- * Every operation is a single statement (one round trip, atomic without BEGIN/COMMIT) whose text
- * does not depend on its input, so postgres.js prepares each once per connection.
+ * Every operation but `updateBreaker` is a single statement (one round trip, atomic without
+ * BEGIN/COMMIT) whose text does not depend on its input, so postgres.js prepares each once per
+ * connection.
  */
 export class KyselyEventStore implements EventStore {
   readonly #db: Kysely<Database>;
@@ -56,6 +70,9 @@ export class KyselyEventStore implements EventStore {
   readonly #release: () => Promise<void>;
   readonly #runAppend: RunStatement;
   readonly #tables: AppendTables & { readonly snapshots: RawBuilder<unknown> };
+  readonly #breakers: BreakerTables;
+  /** Runs the breakers' single statements, on the append's path: a guarded step's admission reads its breaker's row. */
+  readonly #runBreaker: RunBreakerStatement;
   #closed: Promise<void> | undefined;
   /** Every operation runs through it, so that close() can wait for them. */
   readonly #gate = new OperationGate();
@@ -70,6 +87,12 @@ export class KyselyEventStore implements EventStore {
     this.#runAppend =
       options.runAppend ??
       (async (text, parameters) => (await db.executeQuery(CompiledQuery.raw(text, [...parameters]))).rows as Record<string, unknown>[]);
+    this.#breakers = breakerTables(options.schema);
+    const run = this.#runAppend;
+    this.#runBreaker = async <R>(statement: RawBuilder<R>) => {
+      const compiled = statement.compile(db);
+      return (await run(compiled.sql, compiled.parameters)) as R[];
+    };
     this.#tables = {
       jobEvents: sql.id(options.schema, 'job_events'),
       jobs: sql.id(options.schema, 'jobs'),
@@ -374,26 +397,24 @@ export class KyselyEventStore implements EventStore {
     });
   }
 
-  appendBreakerEvents(name: string, events: readonly BreakerEvent[], recordedAt: number): Promise<void> {
-    return this.#gate.run(async () => {
-      if (events.length === 0) return;
-      const table = sql.id(this.#schema, 'breaker_events');
-      const data = events.map((event) => Buffer.from(encode(event)).toString('hex'));
-      // One statement: the next seqs after the stream's last (the primary key refuses a race).
-      await sql`
-        insert into ${table} (name, seq, data, recorded_at)
-        select ${name}, coalesce((select max(seq) from ${table} where name = ${name}), 0) + d.n, decode(d.data, 'hex'), to_timestamp(${recordedAt}::float8 / 1000)
-        from unnest(${data}::text[]) with ordinality as d(data, n)`.execute(this.#db);
-    });
+  openBreaker(name: string): Promise<BreakerRow> {
+    return this.#gate.run(() => openBreakerRow(this.#runBreaker, this.#breakers, name));
   }
 
-  readBreakerEvents(): Promise<readonly { name: string; seq: number; recordedAt: number; event: BreakerEvent }[]> {
-    return this.#gate.run(async () => {
-      const table = sql.id(this.#schema, 'breaker_events');
-      const { rows } = await sql<{ name: string; seq: number; data: Uint8Array; recorded_at: number }>`
-        select name, seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${table} order by name, seq`.execute(this.#db);
-      return rows.map((row) => ({ name: row.name, seq: row.seq, recordedAt: row.recorded_at, event: decode(row.data) as BreakerEvent }));
-    });
+  writeBreaker(name: string, expectedVersion: number, write: BreakerWrite): Promise<number | undefined> {
+    return this.#gate.run(() => writeBreakerRow(this.#runBreaker, this.#breakers, name, expectedVersion, write));
+  }
+
+  updateBreaker(name: string, change: (row: BreakerRow) => BreakerWrite | undefined): Promise<BreakerRow> {
+    return this.#gate.run(() => updateBreakerRow(this.#db as Kysely<unknown>, this.#breakers, name, change));
+  }
+
+  listBreakers(): Promise<readonly BreakerRow[]> {
+    return this.#gate.run(() => listBreakerRows(this.#runBreaker, this.#breakers));
+  }
+
+  readBreakerEvents(name?: string): Promise<readonly RecordedBreakerEvent[]> {
+    return this.#gate.run(() => readBreakerEvents(this.#runBreaker, this.#breakers, name));
   }
 
   /**

@@ -138,5 +138,20 @@ function migrations(schema: string): Record<string, Migration> {
           .execute();
       },
     },
+    '0007_breaker_rows': {
+      async up(db: Kysely<unknown>) {
+        // Each breaker's whole state (counts, failure window, probes and their leases) in one row
+        // that every engine reads and writes, compare-and-set on `version`, with the transitions
+        // appended to its stream in the same statement. A breaker with a stream and no row yet
+        // (written before this migration) gets its row, folded from the stream, when first used.
+        await db.schema
+          .withSchema(schema)
+          .createTable('breakers')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('version', 'bigint', (c) => c.notNull())
+          .addColumn('data', 'bytea', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }

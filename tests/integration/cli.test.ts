@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@ratchet/sdk';
 import { NatsTransport } from '@ratchet/sdk/transport';
-import { PostgresEventStore } from '@ratchet/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waiter as waiterV1 } from '../fixtures/cli-workflows.ts';
-import { deleteStreams, type TestDatabase, testDatabase, testNats } from '../harness/index.ts';
+import { deleteStreams, type TestDatabase, testDatabase, testNats, writeLegacyBreakerEvents } from '../harness/index.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const ratchetBin = join(root, 'engine/bin/ratchet.mjs');
@@ -394,22 +393,11 @@ describe('the ratchet CLI against real Postgres and NATS', () => {
     expect(forever.code).toBe(1);
     expect(forever.stderr).toMatch(/InvalidMessageError: command ControlBreaker\.forMs must be at most \d+ .*got 8640000000000000/);
     // A trip an older engine let through: open until no date at all. The list still prints.
-    const store = new PostgresEventStore({ url: database.url });
-    try {
-      await store.appendBreakerEvents(
-        'legacy-forever',
-        [{ type: 'BreakerOpened', until: 8.7e15, reason: 'tripped by an operator' }],
-        Date.now(),
-      );
-    } finally {
-      await store.close();
-    }
-    let listed = await ratchet(['breaker', 'list'], env);
-    // The engine reads other writers' breaker transitions every second.
-    for (let i = 0; i < 20 && !listed.stdout.includes('legacy-forever'); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      listed = await ratchet(['breaker', 'list'], env);
-    }
+    await writeLegacyBreakerEvents(database.url, 'legacy-forever', [
+      { type: 'BreakerOpened', until: 8.7e15, reason: 'tripped by an operator' },
+    ]);
+    // The list reads the store: what another engine wrote is in it at once.
+    const listed = await ratchet(['breaker', 'list'], env);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(/legacy-forever\s+open until 8700000000000000 ms \(not a valid date\)/);
     expect(listed.stdout).not.toContain('not a name!');

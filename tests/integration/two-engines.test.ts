@@ -59,4 +59,23 @@ describe('two engines on one Postgres and NATS', () => {
       second.execute({ type: 'AppendEvents', jobId: 'never-started', expectedSeq: 1, epoch: 1, events: [] }),
     ).rejects.toMatchObject({ name: 'JobNotFoundError' });
   });
+
+  it('fire a timer one engine started though the other, which claims it, last saw the job before it', async () => {
+    // The second engine caches the job as it started it; its sleep is appended through the first.
+    const { jobId } = (await second.execute({ type: 'StartJob', workflow: 'ten-steps', input: {} })) as { jobId: string };
+    const fireAt = Date.now() + 300;
+    await stack.engine.execute({
+      type: 'AppendEvents',
+      jobId,
+      expectedSeq: 1,
+      epoch: 1,
+      events: [{ type: 'TimerStarted', position: 0, fireAt }],
+    });
+    // Only the second engine is left to fire it: judged on its cache, which has no such timer, it
+    // did nothing, and held the timer's claim for the lease (30 s) — or for good, claiming it again.
+    await stack.engine.stop();
+    await expect
+      .poll(async () => (await stack.store.read(jobId)).map((e) => e.event.type), { timeout: 5_000 })
+      .toEqual(['JobStarted', 'TimerStarted', 'TimerFired']);
+  });
 });
