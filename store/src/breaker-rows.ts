@@ -14,7 +14,7 @@ export function breakerTables(schema: string): BreakerTables {
 
 /**
  * Runs a statement and resolves to its rows: through kysely on a database or a transaction, or
- * on a faster path the store has (see `KyselyEventStoreOptions.runAppend`).
+ * on the store's single-statement path (see `KyselyEventStoreOptions.statements`).
  */
 export type RunBreakerStatement = <R>(statement: RawBuilder<R>) => Promise<readonly R[]>;
 

@@ -7,9 +7,11 @@ import {
   openBreakerRow,
   type RunBreakerStatement,
   readBreakerEvents,
+  runOn,
   updateBreakerRow,
   writeBreakerRow,
 } from './breaker-rows.ts';
+import { readOnceMore } from './connection-loss.ts';
 import type { Database } from './database.ts';
 import type {
   AppendRequest,
@@ -41,12 +43,11 @@ export interface KyselyEventStoreOptions {
   /** Releases what the concrete store owns (its client, its PGlite instance); runs once. */
   readonly release: () => Promise<void>;
   /**
-   * Runs a compiled append statement on the driver itself, when the store has a faster way than
-   * kysely's: kysely reserves a connection for every query (with postgres.js, a new client
-   * object each time), which cost 30–60 µs and 5 KB of garbage per commit, measured. The
-   * breakers' single statements take it too (a guarded step's admission reads its breaker's row).
+   * Where single statements run, when not on `db`: the Postgres store sends them to its pool
+   * without reserving a connection for each (see PooledStatementsDialect). Transactions and
+   * migrations stay on `db`. @default db
    */
-  readonly runAppend?: RunStatement;
+  readonly statements?: Kysely<Database>;
 }
 
 /** An append statement's text (compiled once per shape) and its parameters. */
@@ -54,9 +55,6 @@ interface AppendStatement {
   readonly text: string;
   readonly parameters: readonly unknown[];
 }
-
-/** Runs a compiled statement with its parameters; resolves to its rows. */
-export type RunStatement = (text: string, parameters: readonly unknown[]) => Promise<readonly Record<string, unknown>[]>;
 
 /**
  * The one implementation of {@link EventStore}, in SQL that real Postgres and PGlite both run.
@@ -68,7 +66,8 @@ export class KyselyEventStore implements EventStore {
   readonly #db: Kysely<Database>;
   readonly #schema: string;
   readonly #release: () => Promise<void>;
-  readonly #runAppend: RunStatement;
+  /** Runs single statements (see {@link KyselyEventStoreOptions.statements}). */
+  readonly #statements: Kysely<Database>;
   readonly #tables: AppendTables & { readonly snapshots: RawBuilder<unknown> };
   readonly #breakers: BreakerTables;
   /** Runs the breakers' single statements, on the append's path: a guarded step's admission reads its breaker's row. */
@@ -83,16 +82,9 @@ export class KyselyEventStore implements EventStore {
     this.#db = options.db;
     this.#schema = options.schema;
     this.#release = options.release;
-    const db = options.db;
-    this.#runAppend =
-      options.runAppend ??
-      (async (text, parameters) => (await db.executeQuery(CompiledQuery.raw(text, [...parameters]))).rows as Record<string, unknown>[]);
+    this.#statements = options.statements ?? options.db;
     this.#breakers = breakerTables(options.schema);
-    const run = this.#runAppend;
-    this.#runBreaker = async <R>(statement: RawBuilder<R>) => {
-      const compiled = statement.compile(db);
-      return (await run(compiled.sql, compiled.parameters)) as R[];
-    };
+    this.#runBreaker = runOn(this.#statements as Kysely<unknown>);
     this.#tables = {
       jobEvents: sql.id(options.schema, 'job_events'),
       jobs: sql.id(options.schema, 'jobs'),
@@ -125,7 +117,7 @@ export class KyselyEventStore implements EventStore {
       const plan = planAppend(requests);
       const { text, parameters } =
         plan.jobs.jobId.length === 1 && plan.jobs.requires[0] === null ? this.#oneJobQuery(plan) : this.#batchQuery(plan);
-      const rows = await this.#runAppend(text, parameters);
+      const { rows } = await this.#statements.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, [...parameters]));
       const won = new Set(rows.map((row) => row.job_id as string));
       return requests.map(({ jobId }, i) =>
         plan.joined[i] && won.has(jobId) ? { jobId, ok: true as const } : { jobId, ok: false as const, reason: 'conflict' as const },
@@ -250,18 +242,23 @@ export class KyselyEventStore implements EventStore {
     return compiled.sql;
   }
 
+  /** A read through the gate, sent once more if its connection turned out to be gone (see {@link readOnceMore}). */
+  #read<T>(work: () => Promise<T>): Promise<T> {
+    return this.#gate.run(() => readOnceMore(work));
+  }
+
   async read(jobId: string, afterSeq = 0, limit?: number): Promise<readonly RecordedEvent[]> {
     const rows = await this.readEncoded(jobId, afterSeq, limit);
     return rows.map((row) => ({ seq: row.seq, recordedAt: row.recordedAt, event: decode(row.data) as JobEvent }));
   }
 
   readEncoded(jobId: string, afterSeq = 0, limit?: number): Promise<readonly EncodedEvent[]> {
-    return this.#gate.run(async () => {
+    return this.#read(async () => {
       // Seqs are dense: a page is a range of seqs, which the primary key serves without a sort.
       const until = limit === undefined ? sql`` : sql` and seq <= ${afterSeq + limit}::int4`;
       const { rows } = await sql<{ seq: number; data: Uint8Array; recorded_at: number }>`
         select seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${this.#tables.jobEvents}
-        where job_id = ${jobId} and seq > ${afterSeq}::int4${until} order by seq`.execute(this.#db);
+        where job_id = ${jobId} and seq > ${afterSeq}::int4${until} order by seq`.execute(this.#statements);
       return rows.map((row) => ({ seq: row.seq, recordedAt: row.recorded_at, data: row.data }));
     });
   }
@@ -271,7 +268,7 @@ export class KyselyEventStore implements EventStore {
    * The snapshot row comes first (`kind` 0), the events after it (`kind` 1).
    */
   readLatest(jobId: string): Promise<LatestRead> {
-    return this.#gate.run(async () => {
+    return this.#read(async () => {
       const { jobEvents, snapshots } = this.#tables;
       const { rows } = await sql<{ kind: number; seq: number; data: Uint8Array; recorded_at: number }>`
         with snap as (select seq, state from ${snapshots} where job_id = ${jobId} and format = ${JOB_STATE_FORMAT}::int4)
@@ -279,7 +276,7 @@ export class KyselyEventStore implements EventStore {
         union all
         select 1 as kind, seq, data, ${epochMs(sql.ref('recorded_at'))} as recorded_at from ${jobEvents}
         where job_id = ${jobId} and seq > coalesce((select seq from snap), 0)
-        order by kind, seq`.execute(this.#db);
+        order by kind, seq`.execute(this.#statements);
       const first = rows[0];
       const snapshot = first?.kind === 0 ? (decode(first.data) as JobState) : undefined;
       const events = (snapshot ? rows.slice(1) : rows).map((row) => ({
@@ -298,21 +295,21 @@ export class KyselyEventStore implements EventStore {
         insert into ${this.#tables.snapshots} as s (job_id, seq, format, state)
         values (${state.jobId}, ${state.lastSeq}::int4, ${JOB_STATE_FORMAT}::int4, ${encode(state)})
         on conflict (job_id) do update set seq = excluded.seq, format = excluded.format, state = excluded.state
-        where s.seq < excluded.seq or s.format <> excluded.format`.execute(this.#db);
+        where s.seq < excluded.seq or s.format <> excluded.format`.execute(this.#statements);
     });
   }
 
   getJob(jobId: string): Promise<JobRow | undefined> {
-    return this.#gate.run(async () => {
+    return this.#read(async () => {
       const { rows } = await sql<JobRowColumns>`
-        select ${JOB_ROW_COLUMNS} from ${this.#tables.jobs} where job_id = ${jobId}`.execute(this.#db);
+        select ${JOB_ROW_COLUMNS} from ${this.#tables.jobs} where job_id = ${jobId}`.execute(this.#statements);
       const row = rows[0];
       return row === undefined ? undefined : jobRowFrom(row);
     });
   }
 
   listJobs(query: JobListQuery): Promise<readonly JobRow[]> {
-    return this.#gate.run(async () => {
+    return this.#read(async () => {
       const problem = query.jobIdPrefix === undefined ? undefined : jobIdPrefixProblem(query.jobIdPrefix);
       if (problem !== undefined) throw new TypeError(problem);
       if (!Number.isInteger(query.limit) || query.limit < 1) throw new TypeError(`limit must be a positive integer, got ${query.limit}`);
@@ -321,10 +318,10 @@ export class KyselyEventStore implements EventStore {
       if (query.jobIdPrefix !== undefined) {
         // A second statement, but only for a search: a generic plan cannot tell a prefix every job
         // shares from one that names a single job, so the store asks first.
-        const probe = await prefixProbeStatement(jobs, query.jobIdPrefix).execute(this.#db);
+        const probe = await prefixProbeStatement(jobs, query.jobIdPrefix).execute(this.#statements);
         if ((probe.rows[0]?.matches ?? 0) > PREFIX_SORT_LIMIT) plan = 'start-order';
       }
-      const { rows } = await listJobsStatement(jobs, query, JOB_ROW_COLUMNS, plan).execute(this.#db);
+      const { rows } = await listJobsStatement(jobs, query, JOB_ROW_COLUMNS, plan).execute(this.#statements);
       return (rows as JobRowColumns[]).map(jobRowFrom);
     });
   }
@@ -348,7 +345,7 @@ export class KyselyEventStore implements EventStore {
           for update skip locked
         ) as due
         where t.job_id = due.job_id and t.timer_id = due.timer_id
-        returning t.job_id, t.timer_id, ${epochMs(sql.ref('t.fire_at'))} as fire_at`.execute(this.#db);
+        returning t.job_id, t.timer_id, ${epochMs(sql.ref('t.fire_at'))} as fire_at`.execute(this.#statements);
       return rows
         .map((row) => ({ jobId: row.job_id, timerId: row.timer_id, fireAt: row.fire_at }))
         .sort((a, b) => a.fireAt - b.fireAt || compare(a.jobId, b.jobId) || compare(a.timerId, b.timerId));
@@ -361,18 +358,18 @@ export class KyselyEventStore implements EventStore {
    * spins on a timer another engine holds.
    */
   nextTimerAt(): Promise<number | undefined> {
-    return this.#gate.run(async () => {
+    return this.#read(async () => {
       const { timers } = this.#tables;
       const { rows } = await sql<{ at: number | null }>`
         select ${epochMs(sql`least(
           (select min(fire_at) from ${timers} where claimed_until is null),
-          (select min(claimed_until) from ${timers} where claimed_until is not null))`)} as at`.execute(this.#db);
+          (select min(claimed_until) from ${timers} where claimed_until is not null))`)} as at`.execute(this.#statements);
       return rows[0]?.at ?? undefined;
     });
   }
 
   listJobIds(options: { status: JobRow['status']; workflow?: string; afterJobId?: string; limit: number }): Promise<readonly string[]> {
-    return this.#gate.run(async () => {
+    return this.#read(async () => {
       const { jobs } = this.#tables;
       const { rows } = await sql<{ job_id: string }>`
         select job_id from ${jobs}
@@ -380,19 +377,19 @@ export class KyselyEventStore implements EventStore {
           and (${options.workflow ?? null}::text is null or workflow = ${options.workflow ?? null}::text)
           and job_id > ${options.afterJobId ?? ''}
         order by job_id
-        limit ${options.limit}::int4`.execute(this.#db);
+        limit ${options.limit}::int4`.execute(this.#statements);
       return rows.map((row) => row.job_id);
     });
   }
 
   listRunnableJobs(limit: number): Promise<readonly { jobId: string; epoch: number }[]> {
-    return this.#gate.run(async () => {
+    return this.#read(async () => {
       const { jobs, timers } = this.#tables;
       const { rows } = await sql<{ job_id: string; epoch: number }>`
         select j.job_id, j.epoch from ${jobs} as j
         where j.status = 'running' and not exists (select 1 from ${timers} as t where t.job_id = j.job_id)
         order by j.started_at, j.job_id
-        limit ${limit}::int4`.execute(this.#db);
+        limit ${limit}::int4`.execute(this.#statements);
       return rows.map((row) => ({ jobId: row.job_id, epoch: row.epoch }));
     });
   }
@@ -410,11 +407,11 @@ export class KyselyEventStore implements EventStore {
   }
 
   listBreakers(): Promise<readonly BreakerRow[]> {
-    return this.#gate.run(() => listBreakerRows(this.#runBreaker, this.#breakers));
+    return this.#read(() => listBreakerRows(this.#runBreaker, this.#breakers));
   }
 
   readBreakerEvents(name?: string): Promise<readonly RecordedBreakerEvent[]> {
-    return this.#gate.run(() => readBreakerEvents(this.#runBreaker, this.#breakers, name));
+    return this.#read(() => readBreakerEvents(this.#runBreaker, this.#breakers, name));
   }
 
   /**

@@ -3,6 +3,7 @@ import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres, { type Sql } from 'postgres';
 import type { Database } from './database.ts';
 import { KyselyEventStore } from './kysely-event-store.ts';
+import { PooledStatementsDialect } from './pooled-statements-dialect.ts';
 import { resolveSchema } from './resolve-schema.ts';
 
 /** Where a {@link PostgresEventStore} keeps the log. Give `url` or `sql`. */
@@ -67,8 +68,7 @@ export class PostgresEventStore extends KyselyEventStore {
       db,
       schema,
       release: async () => (owned ? ours.end({ timeout: END_TIMEOUT_S }) : undefined),
-      // The same call kysely's postgres.js driver makes, without reserving a connection for it.
-      runAppend: (text, parameters) => ours.unsafe(text, [...parameters] as never[], { prepare: true }),
+      statements: new Kysely<Database>({ dialect: new PooledStatementsDialect(client) }),
     });
   }
 }
