@@ -78,6 +78,43 @@ export class NatsTransport implements Transport {
     this.#queueGroup = options.queueGroup ?? 'engine';
     this.#pullExpiresMs = Math.max(1000, options.pullExpiresMs ?? DEFAULT_PULL_EXPIRES_MS);
     this.#onError = options.onError ?? ((error, subject) => console.error(`ratchet transport: ${subject}`, error));
+    void this.#watchConnection();
+  }
+
+  /**
+   * Fails the requests in flight when the connection drops, and again when it is back. A request
+   * sent before the drop, or its reply, may be lost with it; one made while the client was
+   * reconnecting is kept and sent once it is back, and measured, none of those was answered
+   * either (with the server killed, each of 20 workers' appends waited out its timeout). Waiting
+   * out the timeout (10 s by default) held every caller up for nothing, while the connection was
+   * back in a fraction of that; the caller now hears at once that the outcome is unknown, as from
+   * a timeout. Requests made after the reconnect are left alone.
+   */
+  async #watchConnection(): Promise<void> {
+    try {
+      for await (const status of this.#nc.status()) {
+        if (this.#closed) return;
+        if (status.type === 'disconnect' || status.type === 'reconnect') {
+          const what = status.type === 'disconnect' ? 'lost' : 'lost and made again';
+          this.#failPending(
+            new TransportError(
+              `the connection to NATS at ${status.server} was ${what}: the request may or may not have been carried out`,
+              'failed',
+            ),
+          );
+        }
+      }
+    } catch {
+      // The status stream ends with the connection; nothing is left to fail.
+    }
+  }
+
+  #failPending(error: TransportError): void {
+    for (const pending of this.#replies.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.#replies.clear();
   }
 
   /**
@@ -296,12 +333,7 @@ export class NatsTransport implements Transport {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#consumers].map((consumer) => consumer.stop()));
-    const closed = new TransportError('the transport was closed', 'closed');
-    for (const pending of this.#replies.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(closed);
-    }
-    this.#replies.clear();
+    this.#failPending(new TransportError('the transport was closed', 'closed'));
     if (this.#ownsConnection) {
       if (!this.#nc.isClosed()) await this.#nc.drain().catch(() => this.#nc.close());
       return;
