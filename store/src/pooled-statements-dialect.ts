@@ -44,14 +44,18 @@ export class PooledStatementsDialect implements Dialect {
   }
 }
 
+/** Prepared, and on the extended protocol even without parameters (postgres.js's types omit `simple`). */
+const EXTENDED = { prepare: true, simple: false } as { prepare: boolean };
+
 class PooledStatementsDriver implements Driver {
   readonly #connection: DatabaseConnection;
 
   constructor(client: Sql) {
     this.#connection = {
       async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-        // The call kysely-postgres-js makes on its reserved connection, made on the pool.
-        const rows = await client.unsafe(compiled.sql, [...compiled.parameters] as never[], { prepare: true });
+        // The call kysely-postgres-js makes on its reserved connection (extended protocol even
+        // without parameters), made on the pool.
+        const rows = await client.unsafe(compiled.sql, [...compiled.parameters] as never[], EXTENDED);
         return { rows: rows as unknown as R[] };
       },
       streamQuery(): never {

@@ -67,6 +67,15 @@ describe.each(STACK_KINDS)('child jobs on %s', (kind) => {
   });
   afterAll(() => stack.close());
 
+  it('finishes a parent waiting on several children however their ends interleave with its runs', async () => {
+    // The parent's run that takes in one child's end can still be waiting on another: it must
+    // park again, or the wake-ups of the children still to end queue behind it for good.
+    for (let round = 0; round < 6; round++) {
+      const job = await stack.client.start(order, { skus: ['x', 'y', 'z'] });
+      await expect(job.result({ timeout: '5s' })).resolves.toEqual(['shipped x', 'shipped y', 'shipped z']);
+    }
+  }, 40_000);
+
   it('runs children as jobs of their own and returns their outputs', async () => {
     const job = await stack.client.start(order, { skus: ['a', 'b', 'c'] });
     await expect(job.result({ timeout: '15s' })).resolves.toEqual(['shipped a', 'shipped b', 'shipped c']);

@@ -371,7 +371,10 @@ export class JobRun {
         .then(() => this.#lastLook())
         .then(
           (woken) => {
-            if (woken) return;
+            // Woken: the workflow takes what came in. Look again once it has: it may still wait on
+            // something else (a Promise.all of children, one still running), and then nothing
+            // else would ever park it, and the wake-ups queued behind this run would wait on it.
+            if (woken) return this.#maybePark();
             // The workflow moved on meanwhile (a reply's inbox ended a wait): not parked yet.
             if (this.#returned || this.#activeSteps > 0 || this.#gate.holding) return this.#maybePark();
             this.#finish({ kind: 'suspended' });
