@@ -60,6 +60,8 @@ export class Engine {
   readonly #logger: Logger;
   readonly #clock: () => number;
   readonly #ids: IdFactory;
+  /** Names this engine's own command subject (see `Subjects.engine`). */
+  readonly #engineId: string;
   readonly #maxPayloadBytes: number;
   readonly #commit: GroupCommit;
   readonly #writer: JobWriter;
@@ -84,6 +86,9 @@ export class Engine {
     this.#logger = (options.logger ?? pino()).child({ component: 'engine' });
     this.#clock = options.clock ?? Date.now;
     this.#ids = options.ids ?? createIdFactory(this.#clock);
+    this.#engineId = this.#ids()
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-');
     this.#maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
     this.#commit = new GroupCommit(this.#store, options.maxBatch ?? 512);
     this.#snapshots = new SnapshotTaker({ store: this.#store, every: snapshotEvery(options.snapshotEvery), logger: this.#logger });
@@ -138,6 +143,7 @@ export class Engine {
       afterWrite,
       logger: this.#logger,
       historyLimit: options.historyLimit ?? 50_000,
+      engineId: this.#engineId,
     });
   }
 
@@ -147,6 +153,7 @@ export class Engine {
     await this.#transport.ensureTaskQueue(this.#queue);
     this.#subscriptions.push(
       this.#transport.serve(this.#subjects.commands, (payload) => this.#serve(payload)),
+      this.#transport.serve(this.#subjects.engine(this.#engineId), (payload) => this.#serve(payload)),
       this.#transport.subscribe(this.#subjects.announcements, (payload) => this.#onAnnounce(payload)),
     );
     // Workers that started first announced themselves to nobody: ask them again.

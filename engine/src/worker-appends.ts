@@ -20,6 +20,8 @@ export interface WorkerAppendsOptions {
   readonly logger: Logger;
   /** Past this many events a job may only end (or continue as a new job). */
   readonly historyLimit: number;
+  /** This engine's id, named in every reply (see `AppendEventsReply.engine`). */
+  readonly engineId: string;
 }
 
 /**
@@ -45,10 +47,11 @@ export class WorkerAppends {
     const near = Math.floor(this.#o.historyLimit * 0.8);
     if (written.before.lastSeq < near && written.after.lastSeq >= near) void this.#warnHistory(command.jobId);
     const lastSeq = written.after.lastSeq;
-    if (command.expectedSeq === written.before.lastSeq) return { lastSeq };
+    const engine = this.#o.engineId;
+    if (command.expectedSeq === written.before.lastSeq) return { lastSeq, engine };
     // Appended past inbox events the worker had not seen: hand them over.
     const inbox = (await this.#o.store.read(command.jobId, command.expectedSeq)).filter((e) => e.seq <= written.before.lastSeq);
-    return { lastSeq, inbox };
+    return { lastSeq, inbox, engine };
   }
 
   /** What a worker may append: checked against the job's state; refusals say why. */

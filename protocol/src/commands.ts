@@ -242,6 +242,12 @@ export interface StartJobReply {
 export interface AppendEventsReply {
   readonly lastSeq: number;
   /**
+   * The engine that carried the append out. It also serves `Subjects.engine(id)`: the job's next
+   * appends sent there find the job's state in its cache, where another replica would read the
+   * log's tail first.
+   */
+  readonly engine?: string;
+  /**
    * The successor's job id, when the append ended the job by continuing it as new: the engine
    * names it in the `JobContinued` it records (the worker's event leaves it out).
    */

@@ -16,6 +16,11 @@ export interface Subjects {
   readonly rollCall: string;
   /** Published once when a job completes or fails. */
   finished(jobId: string): string;
+  /**
+   * The commands of one engine alone (beside the queue group's): a worker sends a job's next
+   * appends to the engine that carried out its last, whose cached fold of the job is current.
+   */
+  engine(engineId: string): string;
 }
 
 /**
@@ -46,5 +51,6 @@ export function subjectsFor(prefix = 'ratchet'): Subjects {
     announcements: `${prefix}.workers.announce`,
     rollCall: `${prefix}.workers.roll-call`,
     finished: (jobId) => `${prefix}.jobs.${jobId}.finished`,
+    engine: (engineId) => `${prefix}.engines.${engineId}.commands`,
   };
 }

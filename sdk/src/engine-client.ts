@@ -9,7 +9,7 @@ import {
   type Subjects,
 } from '@ratchet/protocol';
 import { EngineError } from './errors.ts';
-import type { Transport } from './transport/index.ts';
+import { type Transport, TransportError } from './transport/index.ts';
 
 /**
  * Typed request/reply to the engine: one method, keyed by command type. Refusals arrive as
@@ -17,12 +17,12 @@ import type { Transport } from './transport/index.ts';
  */
 export class EngineClient {
   readonly #transport: Transport;
-  readonly #subject: string;
+  readonly #subjects: Subjects;
   readonly #timeoutMs: number;
 
   constructor(options: { readonly transport: Transport; readonly subjects: Subjects; readonly timeoutMs?: number }) {
     this.#transport = options.transport;
-    this.#subject = options.subjects.commands;
+    this.#subjects = options.subjects;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
   }
 
@@ -31,8 +31,27 @@ export class EngineClient {
     return readWholeHistory(this, jobId, afterSeq);
   }
 
-  async send<C extends EngineCommand>(command: C): Promise<CommandReplies[C['type']]> {
-    const bytes = await this.#transport.request(this.#subject, encode(command), { timeoutMs: this.#timeoutMs });
+  /**
+   * Sends `command` to any engine, or to the engine `options.engine` names (see
+   * `AppendEventsReply.engine`); to any, if that one is no longer there.
+   */
+  async send<C extends EngineCommand>(
+    command: C,
+    options: { readonly engine?: string | undefined } = {},
+  ): Promise<CommandReplies[C['type']]> {
+    const payload = encode(command);
+    const timeout = { timeoutMs: this.#timeoutMs };
+    let bytes: Uint8Array;
+    if (options.engine === undefined) bytes = await this.#transport.request(this.#subjects.commands, payload, timeout);
+    else {
+      try {
+        bytes = await this.#transport.request(this.#subjects.engine(options.engine), payload, timeout);
+      } catch (error) {
+        // That engine stopped (or restarted under a new id): nothing was carried out.
+        if (!(error instanceof TransportError && error.code === 'no-responders')) throw error;
+        bytes = await this.#transport.request(this.#subjects.commands, payload, timeout);
+      }
+    }
     const reply = decode(bytes) as Reply<CommandReplies[C['type']]>;
     if (!reply.ok) throw new EngineError(reply.error);
     return reply.value;

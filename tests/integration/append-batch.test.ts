@@ -172,7 +172,7 @@ describe.each(STACK_KINDS)('append batches on %s', (kind) => {
       ],
     });
     expect(reply.results).toEqual([
-      { ok: true, value: { lastSeq: claimA.lastSeq + 1 } },
+      { ok: true, value: { lastSeq: claimA.lastSeq + 1, engine: expect.any(String) } },
       { ok: false, error: { name: 'StaleEpochError', message: expect.stringContaining(`moved on to epoch ${claimB.epoch}`) } },
       { ok: false, error: { name: 'InvalidMessageError', message: expect.stringContaining('missing events') } },
       { ok: false, error: { name: 'InvalidMessageError', message: 'an AppendBatch holds only AppendEvents, not GetJob' } },
@@ -201,10 +201,10 @@ describe.each(STACK_KINDS)('append batches on %s', (kind) => {
       ],
     });
     expect(reply.results).toEqual([
-      { ok: true, value: { lastSeq: claimA.lastSeq + 1 } },
-      { ok: true, value: { lastSeq: claimA.lastSeq + 2 } },
+      { ok: true, value: { lastSeq: claimA.lastSeq + 1, engine: expect.any(String) } },
+      { ok: true, value: { lastSeq: claimA.lastSeq + 2, engine: expect.any(String) } },
       { ok: false, error: { name: 'SeqConflictError', message: `job ${b.jobId} is at seq ${claimB.lastSeq}, not ${claimB.lastSeq + 1}` } },
-      { ok: true, value: { lastSeq: claimB.lastSeq + 1 } },
+      { ok: true, value: { lastSeq: claimB.lastSeq + 1, engine: expect.any(String) } },
     ]);
     await expect(a.result({ timeout: '5s' })).resolves.toBe('two in one');
     expect((await stack.store.read(b.jobId)).at(-1)?.event).toEqual(value);

@@ -1,6 +1,6 @@
 import { Engine } from '@ratchet/engine';
 import { defineWorkflow } from '@ratchet/sdk';
-import { PostgresEventStore } from '@ratchet/store';
+import { type EventStore, PostgresEventStore } from '@ratchet/store';
 import type { Worker } from '@ratchet/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quietLogger, type Stack, startStack } from '../harness/index.ts';
@@ -77,5 +77,57 @@ describe('two engines on one Postgres and NATS', () => {
     await expect
       .poll(async () => (await stack.store.read(jobId)).map((e) => e.event.type), { timeout: 5_000 })
       .toEqual(['JobStarted', 'TimerStarted', 'TimerFired']);
+  });
+});
+
+describe('two engines and a worker that keeps to one of them for a job', () => {
+  let stack: Stack;
+  let second: Engine;
+  let secondStore: PostgresEventStore;
+  /** The log reads each engine made to bring its cached fold of a job up to date. */
+  const reads = { first: 0, second: 0 };
+  const counted = (store: EventStore, engine: keyof typeof reads): EventStore =>
+    new Proxy(store, {
+      get(target, property) {
+        const value = Reflect.get(target, property);
+        if (typeof value !== 'function') return value;
+        if (property === 'read' || property === 'readLatest') {
+          return (...args: unknown[]) => {
+            reads[engine]++;
+            return value.apply(target, args);
+          };
+        }
+        return value.bind(target);
+      },
+    });
+  beforeAll(async () => {
+    stack = await startStack('postgres+nats');
+    await stack.engine.stop();
+    stack.engine = new Engine({
+      store: counted(stack.store, 'first'),
+      transport: stack.transport,
+      prefix: stack.prefix,
+      logger: quietLogger(),
+    });
+    await stack.engine.start();
+    secondStore = new PostgresEventStore({ url: stack.env.DATABASE_URL as string });
+    second = new Engine({ store: counted(secondStore, 'second'), transport: stack.transport, prefix: stack.prefix, logger: quietLogger() });
+    await second.start();
+    await stack.startWorker([tenSteps] as never);
+  });
+  afterAll(async () => {
+    await second.stop();
+    await secondStore.close();
+    await stack.close();
+  });
+
+  it('sends a job’s appends to the engine that carried out its last one, whose cache is current', async () => {
+    const jobs = [];
+    for (let i = 0; i < 10; i++) jobs.push(await stack.client.start(tenSteps, {}));
+    await expect(Promise.all(jobs.map((job) => job.result({ timeout: '20s' })))).resolves.toEqual(Array(10).fill(10));
+    // Eleven appends a job. Sent to either engine as it came, about half of them reached the
+    // engine that had not carried out the one before, which read the log's tail first; sent to
+    // the last one's engine, only a job's first append can (its start went through the other).
+    expect(reads.first + reads.second).toBeLessThanOrEqual(2 * jobs.length);
   });
 });

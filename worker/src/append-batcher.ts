@@ -7,6 +7,8 @@ const MAX_BATCH = 64;
 
 interface Pending {
   readonly command: AppendEvents;
+  /** The engine to send it to (see `AppendEventsReply.engine`), or undefined for any. */
+  readonly engine: string | undefined;
   readonly resolve: (reply: AppendEventsReply) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -25,15 +27,15 @@ export class AppendBatcher {
     this.#engine = engine;
   }
 
-  append(command: AppendEvents): Promise<AppendEventsReply> {
+  append(command: AppendEvents, engine?: string): Promise<AppendEventsReply> {
     // A batch is answered when its slowest append is, so those that may be slow go alone. A new
     // job's first append can reach an engine that does not see the job's start yet, which looks
     // again for up to ~150 ms before answering; a continuation is answered once its successor's
     // start has committed (a transaction of its own) and its first task is published (retried
     // for seconds while the queue is unwell).
-    if (command.expectedSeq <= 1 || command.events.at(-1)?.type === 'JobContinued') return this.#engine.send(command);
+    if (command.expectedSeq <= 1 || command.events.at(-1)?.type === 'JobContinued') return this.#engine.send(command, { engine });
     return new Promise((resolve, reject) => {
-      this.#pending.push({ command, resolve, reject });
+      this.#pending.push({ command, engine, resolve, reject });
       // The runs a shared turn wakes all append within the microtasks it starts.
       if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
     });
@@ -42,16 +44,25 @@ export class AppendBatcher {
   #flush(): void {
     const pending = this.#pending;
     this.#pending = [];
-    for (let i = 0; i < pending.length; i += MAX_BATCH) this.#send(pending.slice(i, i + MAX_BATCH));
+    // One batch per engine the appends are for (with one engine, all of them).
+    const byEngine = new Map<string | undefined, Pending[]>();
+    for (const one of pending) {
+      const group = byEngine.get(one.engine);
+      if (group) group.push(one);
+      else byEngine.set(one.engine, [one]);
+    }
+    for (const [engine, group] of byEngine) {
+      for (let i = 0; i < group.length; i += MAX_BATCH) this.#send(group.slice(i, i + MAX_BATCH), engine);
+    }
   }
 
-  #send(batch: readonly Pending[]): void {
+  #send(batch: readonly Pending[], engine: string | undefined): void {
     if (batch.length === 1) {
       const [only] = batch as [Pending];
-      this.#engine.send(only.command).then(only.resolve, only.reject);
+      this.#engine.send(only.command, { engine }).then(only.resolve, only.reject);
       return;
     }
-    this.#engine.send({ type: 'AppendBatch', appends: batch.map((p) => p.command) }).then(
+    this.#engine.send({ type: 'AppendBatch', appends: batch.map((p) => p.command) }, { engine }).then(
       ({ results }) => {
         for (let i = 0; i < batch.length; i++) {
           const [pending, result] = [batch[i] as Pending, results[i]];
@@ -68,7 +79,7 @@ export class AppendBatcher {
         }
         for (const pending of batch) {
           this.#engine
-            .send(pending.command)
+            .send(pending.command, { engine })
             .then(pending.resolve, (refusal: unknown) => pending.reject(resentRefusal(error, refusal, pending.command)));
         }
       },

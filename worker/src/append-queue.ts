@@ -1,8 +1,11 @@
 import type { AppendEvents, AppendEventsReply, JobEvent, RecordedEvent } from '@ratchet/protocol';
 
 export interface AppendQueueOptions {
-  /** Sends one append to the engine (alone, or batched with other jobs'). */
-  readonly send: (command: AppendEvents) => Promise<AppendEventsReply>;
+  /**
+   * Sends one append to the engine (alone, or batched with other jobs'): to the engine `engine`
+   * names when given, the one that carried out the run's last append.
+   */
+  readonly send: (command: AppendEvents, engine: string | undefined) => Promise<AppendEventsReply>;
   readonly jobId: string;
   /** The epoch the run holds: the engine refuses appends from any other. */
   readonly epoch: number;
@@ -26,6 +29,8 @@ export class AppendQueue {
   readonly #queue: JobEvent[] = [];
   readonly #appended: RecordedEvent[] = [];
   #seq: number;
+  /** The engine that carried out the last append: its cache holds the job as the log does. */
+  #engine: string | undefined;
   #pushed = 0;
   #committed = 0;
   #syncing: Promise<void> | undefined;
@@ -83,13 +88,11 @@ export class AppendQueue {
       while (this.#queue.length > 0) {
         if (this.#abortError !== undefined) throw this.#abortError;
         const events = this.#queue.splice(0);
-        const reply = await this.#o.send({
-          type: 'AppendEvents',
-          jobId: this.#o.jobId,
-          expectedSeq: this.#seq,
-          epoch: this.#o.epoch,
-          events,
-        });
+        const reply = await this.#o.send(
+          { type: 'AppendEvents', jobId: this.#o.jobId, expectedSeq: this.#seq, epoch: this.#o.epoch, events },
+          this.#engine,
+        );
+        this.#engine = reply.engine;
         const committedAt = this.#o.clock();
         if (reply.inbox) this.#appended.push(...reply.inbox);
         const first = reply.lastSeq - events.length + 1;

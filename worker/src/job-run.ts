@@ -59,7 +59,7 @@ export interface JobRunOptions {
   /** Breakers steps may name. */
   readonly breakers?: ReadonlyMap<string, Breaker>;
   /** Sends an append (the worker's batches those of its runs). @default `engine.send` */
-  readonly sendAppend?: (command: AppendEvents) => Promise<AppendEventsReply>;
+  readonly sendAppend?: (command: AppendEvents, engine: string | undefined) => Promise<AppendEventsReply>;
   /** Resolves at the next turn of the event loop (shared by the worker's runs). @default setImmediate */
   readonly nextTurn?: () => Promise<void>;
 }
@@ -96,7 +96,7 @@ export class JobRun {
     this.#jobId = options.state.jobId;
     const { state, clock } = options;
     this.#appends = new AppendQueue({
-      send: options.sendAppend ?? ((command) => options.engine.send(command)),
+      send: options.sendAppend ?? ((command, engine) => options.engine.send(command, { engine })),
       jobId: this.#jobId,
       epoch: state.epoch,
       lastSeq: state.lastSeq,

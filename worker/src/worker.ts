@@ -337,7 +337,7 @@ export class Worker {
         maxInProcessWaitMs: this.#maxInProcessWaitMs,
         signal: this.#shutdown.signal,
         nextTurn: this.#nextTurn,
-        sendAppend: (command) => this.#batcher.append(command),
+        sendAppend: (command, engine) => this.#batcher.append(command, engine),
         breakers: this.#breakers,
       });
       const outcome = await run.run();
