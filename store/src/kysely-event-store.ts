@@ -243,7 +243,7 @@ export class KyselyEventStore implements EventStore {
   }
 
   /** A read through the gate, sent once more if its connection turned out to be gone (see {@link readOnceMore}). */
-  #read<T>(work: () => Promise<T>): Promise<T> {
+  #readOp<T>(work: () => Promise<T>): Promise<T> {
     return this.#gate.run(() => readOnceMore(work));
   }
 
@@ -253,7 +253,7 @@ export class KyselyEventStore implements EventStore {
   }
 
   readEncoded(jobId: string, afterSeq = 0, limit?: number): Promise<readonly EncodedEvent[]> {
-    return this.#read(async () => {
+    return this.#readOp(async () => {
       // Seqs are dense: a page is a range of seqs, which the primary key serves without a sort.
       const until = limit === undefined ? sql`` : sql` and seq <= ${afterSeq + limit}::int4`;
       const { rows } = await sql<{ seq: number; data: Uint8Array; recorded_at: number }>`
@@ -268,7 +268,7 @@ export class KyselyEventStore implements EventStore {
    * The snapshot row comes first (`kind` 0), the events after it (`kind` 1).
    */
   readLatest(jobId: string): Promise<LatestRead> {
-    return this.#read(async () => {
+    return this.#readOp(async () => {
       const { jobEvents, snapshots } = this.#tables;
       const { rows } = await sql<{ kind: number; seq: number; data: Uint8Array; recorded_at: number }>`
         with snap as (select seq, state from ${snapshots} where job_id = ${jobId} and format = ${JOB_STATE_FORMAT}::int4)
@@ -300,7 +300,7 @@ export class KyselyEventStore implements EventStore {
   }
 
   getJob(jobId: string): Promise<JobRow | undefined> {
-    return this.#read(async () => {
+    return this.#readOp(async () => {
       const { rows } = await sql<JobRowColumns>`
         select ${JOB_ROW_COLUMNS} from ${this.#tables.jobs} where job_id = ${jobId}`.execute(this.#statements);
       const row = rows[0];
@@ -309,7 +309,7 @@ export class KyselyEventStore implements EventStore {
   }
 
   listJobs(query: JobListQuery): Promise<readonly JobRow[]> {
-    return this.#read(async () => {
+    return this.#readOp(async () => {
       const problem = query.jobIdPrefix === undefined ? undefined : jobIdPrefixProblem(query.jobIdPrefix);
       if (problem !== undefined) throw new TypeError(problem);
       if (!Number.isInteger(query.limit) || query.limit < 1) throw new TypeError(`limit must be a positive integer, got ${query.limit}`);
@@ -358,7 +358,7 @@ export class KyselyEventStore implements EventStore {
    * spins on a timer another engine holds.
    */
   nextTimerAt(): Promise<number | undefined> {
-    return this.#read(async () => {
+    return this.#readOp(async () => {
       const { timers } = this.#tables;
       const { rows } = await sql<{ at: number | null }>`
         select ${epochMs(sql`least(
@@ -369,7 +369,7 @@ export class KyselyEventStore implements EventStore {
   }
 
   listJobIds(options: { status: JobRow['status']; workflow?: string; afterJobId?: string; limit: number }): Promise<readonly string[]> {
-    return this.#read(async () => {
+    return this.#readOp(async () => {
       const { jobs } = this.#tables;
       const { rows } = await sql<{ job_id: string }>`
         select job_id from ${jobs}
@@ -383,7 +383,7 @@ export class KyselyEventStore implements EventStore {
   }
 
   listRunnableJobs(limit: number): Promise<readonly { jobId: string; epoch: number }[]> {
-    return this.#read(async () => {
+    return this.#readOp(async () => {
       const { jobs, timers } = this.#tables;
       const { rows } = await sql<{ job_id: string; epoch: number }>`
         select j.job_id, j.epoch from ${jobs} as j
@@ -407,11 +407,11 @@ export class KyselyEventStore implements EventStore {
   }
 
   listBreakers(): Promise<readonly BreakerRow[]> {
-    return this.#read(() => listBreakerRows(this.#runBreaker, this.#breakers));
+    return this.#readOp(() => listBreakerRows(this.#runBreaker, this.#breakers));
   }
 
   readBreakerEvents(name?: string): Promise<readonly RecordedBreakerEvent[]> {
-    return this.#read(() => readBreakerEvents(this.#runBreaker, this.#breakers, name));
+    return this.#readOp(() => readBreakerEvents(this.#runBreaker, this.#breakers, name));
   }
 
   /**

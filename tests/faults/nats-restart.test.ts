@@ -1,26 +1,14 @@
 import { Engine } from '@ratchet/engine';
-import { Client, defineWorkflow } from '@ratchet/sdk';
+import { Client } from '@ratchet/sdk';
 import { NatsTransport } from '@ratchet/sdk/transport';
 import { PostgresEventStore } from '@ratchet/store';
 import { Worker } from '@ratchet/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quietLogger, type TestDatabase, testDatabase } from '../harness/index.ts';
 import { type OwnNats, startOwnNats } from '../harness/own-nats.ts';
+import { countedSteps, expectEachStepOnce } from './counted-steps.ts';
 
-/** Every real execution of a step, as "<jobId> <step>". */
-const executions: string[] = [];
-
-const steady = defineWorkflow('nats-restart-steady', async (ctx, input: { steps: number }) => {
-  let total = 0;
-  for (let i = 1; i <= input.steps; i++) {
-    total += await ctx.step(`s${i}`, async () => {
-      executions.push(`${ctx.jobId} s${i}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      return i;
-    });
-  }
-  return total;
-});
+const { workflow: steady, executions } = countedSteps('nats-restart-steady', 20);
 
 // A NATS server of the test's own, killed (SIGKILL, like a crash) and started again on the same
 // port and JetStream store while jobs run: engine, worker and client each hold a connection of
@@ -63,14 +51,11 @@ describe('NATS crashing and coming back mid-load', () => {
     await nats.restart('SIGKILL');
     const results = await Promise.all(jobs.map((job) => job.result({ timeout: '45s' })));
     expect(results).toEqual(jobs.map(() => 36));
-    for (const job of jobs) {
-      const log = (await store.read(job.jobId)).map((e) => e.event);
-      const completed = log.flatMap((e) => (e.type === 'StepCompleted' ? [e.stepId] : []));
-      expect(completed, job.jobId).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-      // A step ran again only as a new attempt the log records (its worker lost the job while the
-      // server was away), never after its completion was committed.
-      const ran = executions.filter((line) => line.startsWith(`${job.jobId} `));
-      expect(ran.length, job.jobId).toBeLessThanOrEqual(log.filter((e) => e.type === 'StepStarted').length);
-    }
+    await expectEachStepOnce(
+      store,
+      jobs.map((job) => job.jobId),
+      8,
+      executions,
+    );
   }, 60_000);
 });

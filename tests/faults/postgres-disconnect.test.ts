@@ -1,22 +1,9 @@
-import { defineWorkflow } from '@ratchet/sdk';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../harness/index.ts';
+import { countedSteps, expectEachStepOnce } from './counted-steps.ts';
 
-/** Every real execution of a step, as "<jobId> <step> <attempt>". */
-const executions: string[] = [];
-
-const chain = defineWorkflow('pg-drop-chain', async (ctx, input: { steps: number }) => {
-  let total = 0;
-  for (let i = 1; i <= input.steps; i++) {
-    total += await ctx.step(`s${i}`, async ({ attempt }) => {
-      executions.push(`${ctx.jobId} s${i} ${attempt}`);
-      await new Promise((resolve) => setTimeout(resolve, 15));
-      return i;
-    });
-  }
-  return total;
-});
+const { workflow: chain, executions } = countedSteps('pg-drop-chain', 15);
 
 describe('the engine losing its Postgres connections mid-load', () => {
   let stack: Stack;
@@ -43,15 +30,11 @@ describe('the engine losing its Postgres connections mid-load', () => {
     }
     const results = await Promise.all(jobs.map((job) => job.result({ timeout: '40s' })));
     expect(results).toEqual(jobs.map(() => 55));
-    for (const job of jobs) {
-      const log = (await stack.store.read(job.jobId)).map((e) => e.event);
-      const completed = log.flatMap((e) => (e.type === 'StepCompleted' ? [e.stepId] : []));
-      expect(completed, job.jobId).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-      // A step ran again only as a new attempt the log records (one whose outcome was lost with
-      // a connection), never after its completion was committed.
-      const ran = executions.filter((line) => line.startsWith(`${job.jobId} `));
-      const started = log.filter((e) => e.type === 'StepStarted').length;
-      expect(ran.length, job.jobId).toBeLessThanOrEqual(started);
-    }
+    await expectEachStepOnce(
+      stack.store,
+      jobs.map((job) => job.jobId),
+      10,
+      executions,
+    );
   }, 60_000);
 });
